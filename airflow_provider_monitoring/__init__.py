@@ -1,0 +1,82 @@
+"""Apache Airflow provider for the Encrata, Diligent and Datafold monitoring APIs."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+PACKAGE_NAME = "airflow-provider-monitoring"
+
+
+def _connection_type(vendor, hook_class: str, extra_fields: dict | None = None) -> dict:
+    """One connection form. The key is a password-format field (masked in the UI and in logs);
+    the standard password field is hidden from the form but still read, so the JSON and URI forms
+    (``"password": "KEY"``) work as well."""
+    fields = {
+        "api_key": {
+            "label": "API key",
+            "description": f"{vendor.name} API key (stored encrypted; never logged)",
+            "schema": {"type": ["string", "null"], "format": "password"},
+        },
+        **(extra_fields or {}),
+        "timeout": {
+            "label": "Request timeout (seconds)",
+            "description": "Timeout of each HTTP request",
+            "schema": {"type": ["number", "null"], "default": 30, "minimum": 1},
+        },
+        "max_retries": {
+            "label": "Max retries",
+            "description": "Retries on 429, 5xx and connection errors (with backoff and Retry-After)",
+            "schema": {"type": ["integer", "null"], "default": 4, "minimum": 0},
+        },
+    }
+    return {
+        "connection-type": vendor.conn_type,
+        "hook-class-name": hook_class,
+        "hook-name": vendor.name,
+        "conn-fields": fields,
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "login", "port", "password", "extra"],
+            "relabeling": {"host": "Base URL"},
+            "placeholders": {"host": vendor.default_host},
+        },
+    }
+
+
+def get_provider_info() -> dict:
+    from airflow_provider_monitoring._vendors import DATAFOLD, DILIGENT, ENCRATA
+
+    vendors = ("encrata", "diligent", "datafold")
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Monitoring (Encrata, Diligent, Datafold)",
+        "description": "Create monitors, trigger runs, wait for outcomes and fetch results "
+        "from Encrata, Diligent and Datafold.",
+        "versions": [__version__],
+        "connection-types": [
+            _connection_type(
+                ENCRATA,
+                "airflow_provider_monitoring.hooks.encrata.EncrataHook",
+                {
+                    "api_prefix": {
+                        "label": "API path prefix",
+                        "description": "/api as the endpoint pages document, or /api/agent as the vendor SDKs call",
+                        "schema": {"type": ["string", "null"], "default": "/api", "enum": ["/api", "/api/agent"]},
+                    }
+                },
+            ),
+            _connection_type(DILIGENT, "airflow_provider_monitoring.hooks.diligent.DiligentHook"),
+            _connection_type(DATAFOLD, "airflow_provider_monitoring.hooks.datafold.DatafoldHook"),
+        ],
+        "hooks": [
+            {"integration-name": v.capitalize(), "python-modules": [f"airflow_provider_monitoring.hooks.{v}"]}
+            for v in vendors
+        ],
+        "integrations": [
+            {"integration-name": v.capitalize(), "external-doc-url": url, "tags": ["service"]}
+            for v, url in (
+                ("encrata", "https://docs.encrata.com"),
+                ("diligent", "https://docs.godiligent.ai"),
+                ("datafold", "https://docs.datafold.com"),
+            )
+        ],
+    }

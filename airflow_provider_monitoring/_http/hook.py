@@ -1,0 +1,158 @@
+"""What the three vendor hooks have in common: connection lookup, the two clients, test_connection,
+and the look-up that follows a create whose outcome is unknown."""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import Any, Callable, ClassVar, Iterable
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_monitoring._http.client import AsyncClient, SyncClient, unexpected
+from airflow_provider_monitoring._http.errors import (
+    AmbiguousRequestError,
+    ApiError,
+    MonitoringError,
+    NotFoundError,
+)
+from airflow_provider_monitoring._http.retry import Call, RetryPolicy
+from airflow_provider_monitoring._http.settings import ApiSettings, VendorSpec, settings_from_connection
+from airflow_provider_monitoring._http.values import parse_time
+
+
+class MonitoringHook(BaseHook):
+    """Base of EncrataHook, DiligentHook and DatafoldHook.
+
+    Nothing is read or sent in the constructor: the connection is resolved on first use, so a hook
+    can be built at DAG parse time for free. Sync methods use one pooled ``requests.Session`` per
+    hook; async methods run inside ``async with hook:`` on one aiohttp session for the whole block.
+    """
+
+    vendor: ClassVar[VendorSpec]
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or self.default_conn_name
+        self._settings: ApiSettings | None = None
+        self._aclient: AsyncClient | None = None
+        self._shared_session: Any = None
+
+    # ---- connection -------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> ApiSettings:
+        if self._settings is None:
+            self._settings = self._make_settings(self.get_connection(self.conn_id))
+        return self._settings
+
+    def _make_settings(self, conn: Any) -> ApiSettings:
+        return settings_from_connection(self.vendor, conn)
+
+    @cached_property
+    def client(self) -> SyncClient:
+        return SyncClient(self.settings)
+
+    def get_conn(self) -> SyncClient:
+        return self.client
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+
+    # ---- async ------------------------------------------------------------------------------
+
+    def use_session(self, session: Any) -> MonitoringHook:
+        """Borrow an aiohttp ``ClientSession`` owned elsewhere for the next ``async with`` block."""
+        self._shared_session = session
+        return self
+
+    async def __aenter__(self) -> MonitoringHook:
+        if self._settings is None:
+            # Resolved without blocking the event loop: triggers call this.
+            self._settings = self._make_settings(await self.aget_connection(self.conn_id))
+        self._aclient = AsyncClient(self._settings, session=self._shared_session)
+        await self._aclient.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        if self._aclient is not None:
+            await self._aclient.close()
+            self._aclient = None
+
+    @property
+    def aclient(self) -> AsyncClient:
+        if self._aclient is None:
+            raise RuntimeError(f"{type(self).__name__} async methods must run inside 'async with hook:'")
+        return self._aclient
+
+    # ---- calls ------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+              resend_safe: bool = True) -> Any:
+        return self.client.request(Call(method, path, params=params, json=json, resend_safe=resend_safe))
+
+    def _object(self, body: Any, method: str, path: str, must_have: str | None = None) -> dict:
+        """A 2xx body that must be a JSON object (optionally holding ``must_have``): fail closed otherwise."""
+        if not isinstance(body, dict) or (must_have and body.get(must_have) in (None, "")):
+            what = f"an object with {must_have!r}" if must_have else "a JSON object"
+            raise unexpected(self.settings, method, path, f"expected {what}", body)
+        return body
+
+    def _create(self, method: str, path: str, payload: Any, find: Callable[[float], Iterable[dict]]) -> Any:
+        """POST a create once. If its fate is unknown (timeout, reset, 5xx), ask ``find`` for objects
+        that match the request and appeared since it was sent: exactly one is taken as ours, any
+        other count re-raises the ambiguous error. Nothing is ever re-sent."""
+        sent_at = time.time()
+        try:
+            return self._call(method, path, json=payload, resend_safe=False)
+        except AmbiguousRequestError as exc:
+            self.log.warning("%s; looking for the object it may have created", exc)
+            try:
+                found = list(find(sent_at))
+            except MonitoringError as lookup_error:
+                raise exc from lookup_error
+            if len(found) == 1:
+                self.log.info("the create did go through; using %s", found[0].get("id"))
+                return found[0]
+            exc.args = (f"{exc.args[0]}; {len(found)} matching objects found afterwards",)
+            raise
+
+    @staticmethod
+    def created_since(record: dict, sent_at: float, *keys: str, slack: float = 120.0) -> bool:
+        """True when the record's creation time is not older than the request (with clock slack)."""
+        for key in keys or ("created_at",):
+            value = record.get(key)
+            if value:
+                try:
+                    return parse_time(value).timestamp() >= sent_at - slack
+                except MonitoringError:
+                    return False
+        return False
+
+    # ---- test_connection --------------------------------------------------------------------
+
+    def _probe(self) -> Any:
+        """One cheap, free, read-only call that needs a valid key."""
+        raise NotImplementedError
+
+    def test_connection(self) -> tuple[bool, str]:
+        """(True, where) or (False, why). Retries are cut to one short one so that the connection
+        form answers within seconds, not after a minute of backoff."""
+        saved = self.__dict__.get("client")
+        try:
+            self.__dict__["client"] = SyncClient(self.settings, RetryPolicy(max_retries=1, backoff_cap=2.0))
+            self._probe()
+        except NotFoundError as exc:
+            return False, f"{exc} ({self._not_found_hint()})"
+        except Exception as exc:  # the form shows any failure as text, never a traceback
+            return False, str(exc) or type(exc).__name__
+        finally:
+            if saved is None:
+                self.__dict__.pop("client", None)
+            else:
+                self.__dict__["client"] = saved
+        return True, f"Connected to {self.vendor.name} at {self.settings.base_url}"
+
+    def _not_found_hint(self) -> str:
+        return "check the host and path settings of the connection"

@@ -1,0 +1,125 @@
+"""The three pagination styles, as plain objects the sync and async clients both walk.
+
+Each one answers three questions: the first page's query, the items in a page body, and the query
+of the next page (None when done). They never do I/O themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Protocol
+
+from airflow_provider_monitoring._http.errors import UnexpectedResponseError
+
+
+class Pages(Protocol):
+    def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]: ...
+
+    def items(self, body: Any, path: str) -> list[Any]: ...
+
+    def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None: ...
+
+
+def items_of(body: Any, key: str, path: str, vendor: str) -> list[Any]:
+    """The item list of a page: a bare JSON array, or the array under ``key`` (both are documented)."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        found = body.get(key)
+        if found is None and key not in body:
+            raise UnexpectedResponseError(
+                vendor=vendor, method="GET", path=path, status=200,
+                vendor_message=f"expected a list or an object with {key!r}; got keys {sorted(body)}",
+                body=body,
+            )
+        return list(found or [])
+    raise UnexpectedResponseError(
+        vendor=vendor, method="GET", path=path, status=200,
+        vendor_message=f"expected a list or an object with {key!r}; got {type(body).__name__}", body=body,
+    )
+
+
+class OffsetPages:
+    """``limit``/``offset`` with a ``total`` count (Encrata).
+
+    Stops at the total, on a short or empty page, or on a bare array (one page, no total). New runs
+    arriving while we walk shift a newest-first listing by one, so items already yielded are
+    skipped by id instead of appearing twice.
+    """
+
+    def __init__(self, key: str, vendor: str, limit: int = 100):
+        self.key, self.vendor, self.limit = key, vendor, limit
+        self._seen: set[Any] = set()
+
+    def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {**(params or {}), "limit": self.limit, "offset": 0}
+
+    def items(self, body: Any, path: str) -> list[Any]:
+        fresh = []
+        for item in items_of(body, self.key, path, self.vendor):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if ident is not None:
+                if ident in self._seen:
+                    continue
+                self._seen.add(ident)
+            fresh.append(item)
+        return fresh
+
+    def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
+        if not isinstance(body, dict):
+            return None
+        page_len = len(body.get(self.key) or [])
+        offset = int(query["offset"]) + page_len
+        total = body.get("total")
+        if page_len == 0 or page_len < self.limit and not isinstance(total, int):
+            return None
+        if isinstance(total, int) and total > 0 and offset >= total:
+            return None
+        return {**query, "offset": offset}
+
+
+class PageNumberPages:
+    """``page``/``page_size`` with ``total_pages`` (Datafold); pages count from 1."""
+
+    def __init__(self, key: str, vendor: str, page_size: int = 100):
+        self.key, self.vendor, self.page_size = key, vendor, page_size
+
+    def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {**(params or {}), "page": 1, "page_size": self.page_size}
+
+    def items(self, body: Any, path: str) -> list[Any]:
+        return items_of(body, self.key, path, self.vendor)
+
+    def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
+        if not items or not isinstance(body, dict):
+            return None
+        page = int(query["page"])
+        total_pages = body.get("total_pages")
+        if isinstance(total_pages, int) and page >= total_pages:
+            return None
+        return {**query, "page": page + 1}
+
+
+class CursorPages:
+    """``page_size`` plus an opaque ``next_token`` sent back unchanged (Diligent).
+
+    Filters are repeated with every token (the notes leave open whether the vendor needs them; a
+    repeat is harmless). A bare array is a single page.
+    """
+
+    def __init__(self, key: str, vendor: str, page_size: int = 100):
+        self.key, self.vendor, self.page_size = key, vendor, page_size
+        self._tokens: set[str] = set()
+
+    def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {**(params or {}), "page_size": self.page_size}
+
+    def items(self, body: Any, path: str) -> list[Any]:
+        return items_of(body, self.key, path, self.vendor)
+
+    def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
+        token = body.get("next_token") if isinstance(body, dict) else None
+        # A cursor that comes back a second time would loop forever.
+        if not token or token in self._tokens:
+            return None
+        self._tokens.add(token)
+        return {**query, "next_token": token}

@@ -1,0 +1,102 @@
+"""Small checks and conversions every hook uses on user input and vendor output."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Collection, Iterable
+from urllib.parse import quote
+
+from airflow_provider_monitoring._http.errors import ConfigurationError
+
+
+def choice(value: Any, allowed: Collection[str], what: str) -> str:
+    """``value`` if it is one of ``allowed``; otherwise a clear error listing what is allowed."""
+    if value not in allowed:
+        raise ConfigurationError(f"unknown {what} {value!r}; expected one of: {', '.join(sorted(allowed))}")
+    return value
+
+
+def non_empty_str(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def string_list(values: Any, what: str) -> list[str]:
+    """A non-empty list of non-empty strings (a lone string is refused: it is almost always a mistake)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigurationError(f"{what} must be a list of strings, got {values!r}")
+    out = list(values)
+    if not out:
+        raise ConfigurationError(f"{what} must not be empty")
+    for item in out:
+        non_empty_str(item, f"each item of {what}")
+    return out
+
+
+def path_id(value: Any, what: str) -> str:
+    """An opaque id, URL-encoded for use as one path segment."""
+    if isinstance(value, bool) or value is None or str(value).strip() == "":
+        raise ConfigurationError(f"{what} is required, got {value!r}")
+    return quote(str(value).strip(), safe="")
+
+
+def int_id(value: Any, what: str) -> int:
+    """An integer id (Datafold); digits in a string are accepted since XCom and templates give strings."""
+    if isinstance(value, bool):
+        raise ConfigurationError(f"{what} must be an integer id, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ConfigurationError(f"{what} must be an integer id, got {value!r}")
+
+
+def parse_time(value: Any, what: str = "time") -> datetime:
+    """A timezone-aware datetime from a datetime or an ISO 8601 string (with or without
+    milliseconds, ``Z`` or an offset). A naive value is taken as UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ConfigurationError(f"{what} must be an ISO 8601 date-time, got {value!r}") from None
+    else:
+        raise ConfigurationError(f"{what} must be a datetime or an ISO 8601 string, got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def iso_utc(value: Any, what: str = "time") -> str:
+    """The form the vendors document for request timestamps: UTC, seconds, ``Z``."""
+    moment = parse_time(value, what).astimezone(timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond // 1000:03d}"
+    return text + "Z"
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def snake_case(name: str) -> str:
+    return _CAMEL.sub(lambda m: "_" + m.group(1).lower(), name)
+
+
+def with_snake_keys(record: Any) -> Any:
+    """A copy of a record with camelCase keys also readable in snake_case, nested lists and
+    objects included. Keys already present in snake_case win; no key is dropped."""
+    if isinstance(record, list):
+        return [with_snake_keys(item) for item in record]
+    if not isinstance(record, dict):
+        return record
+    out = {key: with_snake_keys(value) for key, value in record.items()}
+    for key, value in record.items():
+        snake = snake_case(key)
+        if snake != key and snake not in out:
+            out[snake] = out[key]
+    return out

@@ -1,0 +1,80 @@
+"""The three page walkers, driven by both clients against a real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_monitoring._http.client import AsyncClient, SyncClient
+from airflow_provider_monitoring._http.errors import UnexpectedResponseError
+from airflow_provider_monitoring._http.pagination import CursorPages, OffsetPages, PageNumberPages
+from tests._http.test_client import settings
+from tests.conftest import Reply
+
+ITEMS = [{"id": f"i{n}"} for n in range(250)]
+
+
+def offset_page(seen):
+    offset, limit = int(seen.q("offset")), int(seen.q("limit"))
+    return Reply(json={"runs": ITEMS[offset : offset + limit], "total": len(ITEMS)})
+
+
+def number_page(seen):
+    page, size = int(seen.q("page")), int(seen.q("page_size"))
+    return Reply(json={"monitors": ITEMS[(page - 1) * size : page * size], "count": len(ITEMS),
+                       "page": page, "page_size": size, "total_pages": -(-len(ITEMS) // size)})
+
+
+def cursor_page(seen):
+    start = int(seen.q("next_token") or 0)
+    end = start + int(seen.q("page_size"))
+    return Reply(json={"items": ITEMS[start:end], "next_token": str(end) if end < len(ITEMS) else None})
+
+
+CASES = [
+    (offset_page, lambda: OffsetPages("runs", "Acme"), [("offset", "0"), ("offset", "100"), ("offset", "200")]),
+    (number_page, lambda: PageNumberPages("monitors", "Acme"), [("page", "1"), ("page", "2"), ("page", "3")]),
+    (cursor_page, lambda: CursorPages("items", "Acme"), [("next_token", None), ("next_token", "100"), ("next_token", "200")]),
+]
+
+
+@pytest.mark.parametrize("responder, pages, expected", CASES)
+def test_sync_walk_returns_every_item_once(api, responder, pages, expected):
+    api.on("GET", "/list", responder)
+    got = list(SyncClient(settings(api.url)).iter_pages("/list", pages(), {"type": "email"}))
+    assert got == ITEMS
+    assert [(name, s.q(name)) for (name, _), s in zip(expected, api.seen)] == expected
+    assert len(api.seen) == 3 and all(s.q("type") == "email" for s in api.seen)
+
+
+@pytest.mark.parametrize("responder, pages, expected", CASES)
+async def test_async_walk_returns_every_item_once(api, responder, pages, expected):
+    api.on("GET", "/list", responder)
+    async with AsyncClient(settings(api.url)) as client:
+        got = [item async for item in client.iter_pages("/list", pages())]
+    assert got == ITEMS and len(api.seen) == 3
+
+
+def test_offset_walk_skips_an_item_shifted_onto_the_next_page(api):
+    # A run created during the walk pushes the newest-first list down by one.
+    api.on("GET", "/list", {"runs": ITEMS[:100], "total": 150}, {"runs": ITEMS[99:150], "total": 151})
+    got = list(SyncClient(settings(api.url)).iter_pages("/list", OffsetPages("runs", "Acme")))
+    assert got == ITEMS[:150]
+
+
+def test_bare_array_is_a_single_page(api):
+    api.on("GET", "/list", Reply(json=ITEMS[:5]))
+    for pages in (OffsetPages("runs", "Acme"), PageNumberPages("monitors", "Acme"), CursorPages("items", "Acme")):
+        assert list(SyncClient(settings(api.url)).iter_pages("/list", pages)) == ITEMS[:5]
+    assert len(api.seen) == 3
+
+
+def test_a_repeated_cursor_ends_the_walk(api):
+    api.on("GET", "/list", {"items": [{"id": 1}], "next_token": "same"})
+    assert len(list(SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme")))) == 2
+    assert len(api.seen) == 2
+
+
+def test_a_page_without_the_item_list_fails_closed(api):
+    api.on("GET", "/list", {"data": []})
+    with pytest.raises(UnexpectedResponseError, match="'items'"):
+        list(SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme")))

@@ -1,0 +1,58 @@
+"""Airflow discovers the provider through its entry point and shows the three connection forms."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+from airflow_provider_monitoring import __version__, get_provider_info
+
+VENDORS = {
+    "encrata": ("airflow_provider_monitoring.hooks.encrata.EncrataHook", "https://encrata.com"),
+    "diligent": ("airflow_provider_monitoring.hooks.diligent.DiligentHook", "https://api.godiligent.ai"),
+    "datafold": ("airflow_provider_monitoring.hooks.datafold.DatafoldHook", "https://app.datafold.com"),
+}
+
+
+def test_entry_point_points_at_get_provider_info():
+    [entry] = [e for e in importlib.metadata.entry_points(group="apache_airflow_provider")
+               if e.value.startswith("airflow_provider_monitoring")]
+    assert entry.load() is get_provider_info
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-monitoring"
+    assert info["versions"] == [__version__]
+
+
+@pytest.fixture(scope="module")
+def providers_manager():
+    from airflow.providers_manager import ProvidersManager
+
+    return ProvidersManager()
+
+
+def test_providers_manager_lists_the_provider(providers_manager):
+    assert providers_manager.providers["airflow-provider-monitoring"].version == __version__
+
+
+@pytest.mark.parametrize("conn_type", sorted(VENDORS))
+def test_connection_type_has_its_hook_and_form(providers_manager, conn_type):
+    hook_class, default_host = VENDORS[conn_type]
+    hook = providers_manager.hooks[conn_type]
+    assert hook is not None and hook.hook_class_name == hook_class
+    assert hook.connection_id_attribute_name == f"{conn_type}_conn_id"
+
+    widgets = providers_manager.connection_form_widgets
+    key_field = widgets[f"extra__{conn_type}__api_key"]
+    assert key_field.is_sensitive and key_field.field["schema"]["format"] == "password"
+    assert f"extra__{conn_type}__timeout" in widgets and f"extra__{conn_type}__max_retries" in widgets
+
+    behaviour = providers_manager.field_behaviours[conn_type]
+    assert {"login", "schema", "port", "password"} <= set(behaviour["hidden_fields"])
+    assert behaviour["relabeling"]["host"] == "Base URL"
+    assert behaviour["placeholders"]["host"] == default_host
+
+
+def test_encrata_form_offers_both_path_families(providers_manager):
+    field = providers_manager.connection_form_widgets["extra__encrata__api_prefix"]
+    assert field.field["schema"]["enum"] == ["/api", "/api/agent"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from email.utils import formatdate
 
@@ -24,21 +23,13 @@ from airflow_provider_monitoring._http.errors import (
 )
 from airflow_provider_monitoring._http.retry import Call, RetryPolicy
 from airflow_provider_monitoring._http.settings import ApiSettings, VendorSpec
-from tests.conftest import API_KEY, Reply
+from tests.conftest import API_KEY, Reply, closed_port_url
 
 VENDOR = VendorSpec("Acme", "acme", "acme_default", "https://acme.example", "Authorization", "Bearer")
 
 
 def settings(url: str, timeout: float = 5.0, max_retries: int = 3) -> ApiSettings:
     return ApiSettings(vendor=VENDOR, base_url=url, api_key=API_KEY, timeout=timeout, max_retries=max_retries)
-
-
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}"
 
 
 # ---- what goes over the wire --------------------------------------------------------------------

@@ -52,9 +52,9 @@ class _Base:
         self.settings = settings
         self.policy = policy or RetryPolicy(max_retries=settings.max_retries)
 
-    def _headers(self, has_body: bool) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **self.settings.auth_headers()}
-        if has_body:
+    def _headers(self, call: Call) -> dict[str, str]:
+        headers = {"Accept": call.accept, "User-Agent": USER_AGENT, **self.settings.auth_headers()}
+        if call.json is not None:
             headers["Content-Type"] = "application/json"
         return headers
 
@@ -116,6 +116,7 @@ class SyncClient(_Base):
 
     def download(self, call: Call, sink: IO[bytes], chunk_size: int = 1 << 16) -> int:
         """Stream a non-JSON body into ``sink`` (a seekable binary file); returns bytes written.
+        Give the call an ``accept`` that admits the file's type (``Call(..., accept="text/csv, */*")``).
 
         A transfer that breaks mid-way is started again from byte 0, so the file never holds a
         spliced mix of two responses.
@@ -159,7 +160,7 @@ class SyncClient(_Base):
                     self.settings.url(call.path),
                     params=_query(call.params),
                     json=call.json,
-                    headers=self._headers(call.json is not None),
+                    headers=self._headers(call),
                     timeout=self.settings.timeout,
                     stream=stream,
                     allow_redirects=False,
@@ -227,7 +228,7 @@ class AsyncClient(_Base):
                     self.settings.url(call.path),
                     params=_query(call.params),
                     json=call.json,
-                    headers=self._headers(call.json is not None),
+                    headers=self._headers(call),
                     timeout=timeout,
                     allow_redirects=False,
                 ) as response:

@@ -41,8 +41,11 @@ class ApiError(MonitoringError):
         self.retry_after = retry_after
         super().__init__(self._compose())
 
+    # What stands in place of "HTTP <status>" when there is no status to show.
+    without_status = "no response"
+
     def _compose(self) -> str:
-        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        status = f"HTTP {self.status}" if self.status is not None else self.without_status
         text = f"{self.vendor} API {status} on {self.method} {self.path}"
         if self.vendor_message:
             text += f": {self.vendor_message}"
@@ -79,7 +82,11 @@ class InsufficientCreditsError(ApiError):
 
 
 class NotFoundError(ApiError):
-    """404: no such object (Datafold also answers 404 to some bad keys)."""
+    """404: no such object (Datafold also answers 404 to some bad keys). Also raised, without a
+    status, when an object is missing from a listing walked to its end (for APIs that have no
+    get-by-id endpoint)."""
+
+    without_status = "not found in the listing"
 
 
 class ConflictError(ApiError):

@@ -25,13 +25,16 @@ def items_of(body: Any, key: str, path: str, vendor: str) -> list[Any]:
         return body
     if isinstance(body, dict):
         found = body.get(key)
-        if found is None and key not in body:
-            raise UnexpectedResponseError(
-                vendor=vendor, method="GET", path=path, status=200,
-                vendor_message=f"expected a list or an object with {key!r}; got keys {sorted(body)}",
-                body=body,
-            )
-        return list(found or [])
+        if isinstance(found, list):
+            return found
+        if found is None and key in body:  # an explicit null page: nothing in it
+            return []
+        got = f"{key!r} = {found!r}" if key in body else f"keys {sorted(body)}"
+        raise UnexpectedResponseError(
+            vendor=vendor, method="GET", path=path, status=200,
+            vendor_message=f"expected a list or an object with a list under {key!r}; got {got}",
+            body=body,
+        )
     raise UnexpectedResponseError(
         vendor=vendor, method="GET", path=path, status=200,
         vendor_message=f"expected a list or an object with {key!r}; got {type(body).__name__}", body=body,

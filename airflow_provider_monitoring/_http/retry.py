@@ -55,6 +55,7 @@ class Call:
     # False for a POST that creates something or costs credits: never re-sent after a failure
     # that may have reached the vendor.
     resend_safe: bool = True
+    accept: str = "application/json"
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

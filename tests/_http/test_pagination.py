@@ -74,7 +74,8 @@ def test_a_repeated_cursor_ends_the_walk(api):
     assert len(api.seen) == 2
 
 
-def test_a_page_without_the_item_list_fails_closed(api):
-    api.on("GET", "/list", {"data": []})
+@pytest.mark.parametrize("page", [{"data": []}, {"items": "not a list"}, "plain text"])
+def test_a_page_without_the_item_list_fails_closed(api, page):
+    api.on("GET", "/list", Reply(json=page))
     with pytest.raises(UnexpectedResponseError, match="'items'"):
         list(SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme")))

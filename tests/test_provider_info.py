@@ -36,11 +36,17 @@ def test_providers_manager_lists_the_provider(providers_manager):
 
 
 @pytest.mark.parametrize("conn_type", sorted(VENDORS))
-def test_connection_type_has_its_hook_and_form(providers_manager, conn_type):
-    hook_class, default_host = VENDORS[conn_type]
-    hook = providers_manager.hooks[conn_type]
-    assert hook is not None and hook.hook_class_name == hook_class
+def test_task_runtime_resolves_the_hook_of_each_connection_type(conn_type):
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    hook = ProvidersManagerTaskRuntime().hooks[conn_type]
+    assert hook is not None and hook.hook_class_name == VENDORS[conn_type][0]
     assert hook.connection_id_attribute_name == f"{conn_type}_conn_id"
+
+
+@pytest.mark.parametrize("conn_type", sorted(VENDORS))
+def test_connection_type_has_its_form(providers_manager, conn_type):
+    default_host = VENDORS[conn_type][1]
 
     widgets = providers_manager.connection_form_widgets
     key_field = widgets[f"extra__{conn_type}__api_key"]

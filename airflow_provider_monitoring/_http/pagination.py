@@ -19,16 +19,41 @@ class Pages(Protocol):
     def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None: ...
 
 
+class FirstSighting:
+    """True the first time an item's ``key`` is seen, False after. Listings that shift while they
+    are walked (new runs push a newest-first list down) or that are fetched in overlapping windows
+    show some items twice; this lets each through once. Items without the key always pass."""
+
+    def __init__(self, key: str = "id"):
+        self.key = key
+        self._seen: set[Any] = set()
+
+    def __call__(self, item: Any) -> bool:
+        ident = item.get(self.key) if isinstance(item, dict) else None
+        if ident is None or isinstance(ident, (dict, list)):
+            return True
+        if ident in self._seen:
+            return False
+        self._seen.add(ident)
+        return True
+
+
 def items_of(body: Any, key: str, path: str, vendor: str) -> list[Any]:
     """The item list of a page: a bare JSON array, or the array under ``key`` (both are documented)."""
-    if isinstance(body, list):
-        return body
     if isinstance(body, dict):
         found = body.get(key)
-        if isinstance(found, list):
-            return found
         if found is None and key in body:  # an explicit null page: nothing in it
             return []
+    else:
+        found = body
+    if isinstance(found, list):
+        if not all(isinstance(item, dict) for item in found):
+            raise UnexpectedResponseError(
+                vendor=vendor, method="GET", path=path, status=200,
+                vendor_message=f"expected every listed item to be an object; got {found[:3]!r}", body=body,
+            )
+        return found
+    if isinstance(body, dict):
         got = f"{key!r} = {found!r}" if key in body else f"keys {sorted(body)}"
         raise UnexpectedResponseError(
             vendor=vendor, method="GET", path=path, status=200,
@@ -49,23 +74,15 @@ class OffsetPages:
     skipped by id instead of appearing twice.
     """
 
-    def __init__(self, key: str, vendor: str, limit: int = 100):
+    def __init__(self, key: str, vendor: str, limit: int = 100, unique_by: str = "id"):
         self.key, self.vendor, self.limit = key, vendor, limit
-        self._seen: set[Any] = set()
+        self._first_sighting = FirstSighting(unique_by)
 
     def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return {**(params or {}), "limit": self.limit, "offset": 0}
 
     def items(self, body: Any, path: str) -> list[Any]:
-        fresh = []
-        for item in items_of(body, self.key, path, self.vendor):
-            ident = item.get("id") if isinstance(item, dict) else None
-            if ident is not None:
-                if ident in self._seen:
-                    continue
-                self._seen.add(ident)
-            fresh.append(item)
-        return fresh
+        return [item for item in items_of(body, self.key, path, self.vendor) if self._first_sighting(item)]
 
     def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
         if not isinstance(body, dict):
@@ -81,19 +98,24 @@ class OffsetPages:
 
 
 class PageNumberPages:
-    """``page``/``page_size`` with ``total_pages`` (Datafold); pages count from 1."""
+    """``page``/``page_size`` with ``total_pages`` (Datafold); pages count from 1. Like offsets,
+    page numbers shift under a growing newest-first listing, so items are let through once."""
 
-    def __init__(self, key: str, vendor: str, page_size: int = 100):
+    def __init__(self, key: str, vendor: str, page_size: int = 100, unique_by: str = "id"):
         self.key, self.vendor, self.page_size = key, vendor, page_size
+        self._first_sighting = FirstSighting(unique_by)
+        self._last_page_len = 0
 
     def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return {**(params or {}), "page": 1, "page_size": self.page_size}
 
     def items(self, body: Any, path: str) -> list[Any]:
-        return items_of(body, self.key, path, self.vendor)
+        page = items_of(body, self.key, path, self.vendor)
+        self._last_page_len = len(page)
+        return [item for item in page if self._first_sighting(item)]
 
     def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
-        if not items or not isinstance(body, dict):
+        if not self._last_page_len or not isinstance(body, dict):
             return None
         page = int(query["page"])
         total_pages = body.get("total_pages")

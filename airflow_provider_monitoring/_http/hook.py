@@ -12,7 +12,6 @@ from airflow.sdk import BaseHook
 from airflow_provider_monitoring._http.client import AsyncClient, SyncClient, unexpected
 from airflow_provider_monitoring._http.errors import (
     AmbiguousRequestError,
-    ApiError,
     MonitoringError,
     NotFoundError,
 )

@@ -35,6 +35,13 @@ def string_list(values: Any, what: str) -> list[str]:
     return out
 
 
+def flag(value: Any, what: str) -> bool:
+    """A real boolean: "false" or 0 from a template would silently mean something else."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{what} must be True or False, got {value!r}")
+    return value
+
+
 def path_id(value: Any, what: str) -> str:
     """An opaque id, URL-encoded for use as one path segment."""
     if isinstance(value, bool) or value is None or str(value).strip() == "":

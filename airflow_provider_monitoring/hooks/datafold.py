@@ -16,7 +16,7 @@ from airflow_provider_monitoring._http.errors import ConfigurationError, Monitor
 from airflow_provider_monitoring._http.hook import MonitoringHook
 from airflow_provider_monitoring._http.pagination import PageNumberPages
 from airflow_provider_monitoring._http.retry import Call
-from airflow_provider_monitoring._http.values import choice, int_id, iso_utc, non_empty_str, parse_time, string_list
+from airflow_provider_monitoring._http.values import choice, flag, int_id, iso_utc, non_empty_str, parse_time, string_list
 from airflow_provider_monitoring._vendors import DATAFOLD
 
 MONITORS_PATH = "/api/v1/monitors"
@@ -183,9 +183,7 @@ class DatafoldHook(MonitoringHook):
     def toggle_monitor(self, monitor_id: int | str, enabled: bool) -> None:
         """Enable (True) or disable (False) a monitor. The response body is undocumented and ignored."""
         path = _monitor_path(monitor_id) + "/toggle"
-        if not isinstance(enabled, bool):
-            raise ConfigurationError(f"enabled must be True or False, got {enabled!r}")
-        self._call("PUT", path, json={"enabled": enabled})
+        self._call("PUT", path, json={"enabled": flag(enabled, "enabled")})
 
     # ---- runs -------------------------------------------------------------------------------
 

@@ -98,14 +98,8 @@ def _frequency(value: Any, what: str = "frequency") -> str:
     return values.choice(value.strip().lower(), FREQUENCY_DAYS, what)
 
 
-def _flag(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{what} must be True or False, got {value!r}")
-    return value
-
-
 def _optional_flag(value: Any, what: str) -> bool | None:
-    return None if value is None else _flag(value, what)
+    return None if value is None else values.flag(value, what)
 
 
 def _expires_at(value: Any, frequency: str, what: str = "expires_at", now: datetime | None = None) -> str:
@@ -149,14 +143,14 @@ def monitoring_request(
         "checks": _checks(checks, f"{where}checks"),
         # Marked required while also given a default (§1.5): always sent.
         "frequency": frequency,
-        "run_now": _flag(run_now, f"{where}run_now"),
+        "run_now": values.flag(run_now, f"{where}run_now"),
     }
     if expires_at is not None:
         body["expires_at"] = _expires_at(expires_at, frequency, f"{where}expires_at")
     if external_id is not None:
         body["external_id"] = values.non_empty_str(external_id, f"{where}external_id")
     if skip_duplicate is not None:
-        body["skip_duplicate"] = _flag(skip_duplicate, f"{where}skip_duplicate")
+        body["skip_duplicate"] = values.flag(skip_duplicate, f"{where}skip_duplicate")
     return body
 
 
@@ -495,7 +489,7 @@ class DiligentHook(MonitoringHook):
         request each, as the API takes one ``alert_id`` per call) or, with ``all_alerts=True``, every
         alert of the account. Returns ``{"acknowledged": [ids] | "all", "updated_count": int | None,
         "responses": [bodies]}``; ``updated_count`` is None when the API reported no count."""
-        all_alerts = _flag(all_alerts, "all_alerts")
+        all_alerts = values.flag(all_alerts, "all_alerts")
         if alert_ids is not None and all_alerts:
             raise ConfigurationError("give either alert_ids or all_alerts=True, not both")
         if alert_ids is None and not all_alerts:

@@ -17,7 +17,7 @@ from airflow_provider_monitoring._http.errors import ApiError, ConfigurationErro
 from airflow_provider_monitoring._http.hook import MonitoringHook
 from airflow_provider_monitoring._http.pagination import OffsetPages, items_of
 from airflow_provider_monitoring._http.retry import Call
-from airflow_provider_monitoring._http.values import choice, non_empty_str, path_id, string_list
+from airflow_provider_monitoring._http.values import choice, flag, non_empty_str, path_id, string_list
 from airflow_provider_monitoring._vendors import ENCRATA
 
 T = TypeVar("T")
@@ -420,9 +420,7 @@ def optional_monitor_type(monitor_type: Any) -> str | None:
 
 def changes_only_param(changes_only: Any) -> dict[str, bool]:
     """``changes_only=true`` only when asked for (the SDKs omit it when false)."""
-    if not isinstance(changes_only, bool):
-        raise ConfigurationError(f"changes_only must be True or False, got {changes_only!r}")
-    return {"changes_only": True} if changes_only else {}
+    return {"changes_only": True} if flag(changes_only, "changes_only") else {}
 
 
 def normalise_result(record: Any) -> Any:

@@ -20,7 +20,7 @@ from airflow_provider_monitoring._http.errors import (
     UnexpectedResponseError,
 )
 from airflow_provider_monitoring.hooks.encrata import EncrataHook
-from tests.conftest import API_KEY, ApiServer, Reply, Seen
+from tests.conftest import API_KEY, Reply, Seen
 
 MONITOR = {
     "id": "a1b2c3d4-0000-4000-8000-000000000001",

@@ -8,15 +8,11 @@ PACKAGE_NAME = "airflow-provider-monitoring"
 
 
 def _connection_type(vendor, hook_class: str, extra_fields: dict | None = None) -> dict:
-    """One connection form. The key is a password-format field (masked in the UI and in logs);
-    the standard password field is hidden from the form but still read, so the JSON and URI forms
-    (``"password": "KEY"``) work as well."""
+    """One connection form. The API key is the connection's own password field, relabelled: it is
+    masked in the form, encrypted at rest and redacted from logs, and it is the same field the
+    JSON, URI and CLI forms fill (``"password": "KEY"``), so a key is never split between two
+    places. The extras are declared as conn-fields."""
     fields = {
-        "api_key": {
-            "label": "API key",
-            "description": f"{vendor.name} API key (stored encrypted; never logged)",
-            "schema": {"type": ["string", "null"], "format": "password"},
-        },
         **(extra_fields or {}),
         "timeout": {
             "label": "Request timeout (seconds)",
@@ -35,9 +31,9 @@ def _connection_type(vendor, hook_class: str, extra_fields: dict | None = None) 
         "hook-name": vendor.name,
         "conn-fields": fields,
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "login", "port", "password", "extra"],
-            "relabeling": {"host": "Base URL"},
-            "placeholders": {"host": vendor.default_host},
+            "hidden-fields": ["schema", "login", "port", "extra"],
+            "relabeling": {"host": "Base URL", "password": "API key"},
+            "placeholders": {"host": vendor.default_host, "password": f"{vendor.name} API key"},
         },
     }
 

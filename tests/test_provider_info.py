@@ -49,13 +49,14 @@ def test_connection_type_has_its_form(providers_manager, conn_type):
     default_host = VENDORS[conn_type][1]
 
     widgets = providers_manager.connection_form_widgets
-    key_field = widgets[f"extra__{conn_type}__api_key"]
-    assert key_field.is_sensitive and key_field.field["schema"]["format"] == "password"
     assert f"extra__{conn_type}__timeout" in widgets and f"extra__{conn_type}__max_retries" in widgets
+    assert not any(widget.is_sensitive for name, widget in widgets.items() if f"__{conn_type}__" in name)
 
     behaviour = providers_manager.field_behaviours[conn_type]
-    assert {"login", "schema", "port", "password"} <= set(behaviour["hidden_fields"])
-    assert behaviour["relabeling"]["host"] == "Base URL"
+    # The key is the (masked, encrypted) password field, shown as "API key".
+    assert "password" not in behaviour["hidden_fields"]
+    assert {"login", "schema", "port", "extra"} <= set(behaviour["hidden_fields"])
+    assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
     assert behaviour["placeholders"]["host"] == default_host
 
 

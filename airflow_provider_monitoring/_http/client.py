@@ -14,7 +14,7 @@ from typing import IO, Any, AsyncIterator, Iterator, Mapping
 from airflow_provider_monitoring import __version__
 from airflow_provider_monitoring._http.errors import UnexpectedResponseError
 from airflow_provider_monitoring._http.pagination import Pages
-from airflow_provider_monitoring._http.retry import Attempts, Call, RetryPolicy
+from airflow_provider_monitoring._http.retry import Attempts, Call, RetryPolicy, describe_failure
 from airflow_provider_monitoring._http.settings import ApiSettings
 
 USER_AGENT = f"airflow-provider-monitoring/{__version__}"
@@ -127,21 +127,36 @@ class SyncClient(_Base):
         start = sink.tell()
         while True:
             response = self._send(call, stream=True, attempts=attempts)
+            failure = None
             try:
+                self._refuse_error_page(call, response)
                 written = 0
                 for chunk in response.iter_content(chunk_size):
                     sink.write(chunk)
                     written += len(chunk)
                 return written
             except requests.RequestException as exc:
-                sink.seek(start)
-                sink.truncate()
-                time.sleep(attempts.after_exception(exc, reached_vendor=True))
+                failure = describe_failure(exc)
             finally:
                 response.close()
+            sink.seek(start)
+            sink.truncate()
+            time.sleep(attempts.after_exception(failure, reached_vendor=True))
+
+    def _refuse_error_page(self, call: Call, response: Any) -> None:
+        """A 2xx that is JSON or HTML is not the file asked for (an "export not ready" object, a
+        login page): fail closed instead of saving it as the download."""
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type in ("application/json", "text/html"):
+            body, text = decode_body(response.content)
+            raise unexpected(
+                self.settings, call.method, call.path,
+                f"expected a file, got {content_type}", _body_or_text(body, text),
+            )
 
     def iter_pages(self, path: str, pages: Pages, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
-        """Every item of a paginated listing, fetched one page at a time."""
+        """Every item of a paginated listing, fetched one page at a time (see pagination.py for
+        when a walk ends)."""
         query = pages.first(params)
         while query is not None:
             body = self.request(Call("GET", path, params=query))
@@ -166,13 +181,19 @@ class SyncClient(_Base):
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
-                delay = attempts.after_exception(exc, _requests_reached_vendor(exc))
+                failure, reached = describe_failure(exc), _requests_reached_vendor(exc)
             else:
                 if 200 <= response.status_code < 300:
                     return response
                 body, text = decode_body(response.content)
                 response.close()
+                failure, reached = None, True
+            # Decided outside the except block, so no error raised here carries the requests
+            # exception (and its auth header) as context.
+            if failure is None:
                 delay = attempts.after_status(response.status_code, response.headers, body, text)
+            else:
+                delay = attempts.after_exception(failure, reached)
             time.sleep(delay)
 
 
@@ -202,7 +223,9 @@ class AsyncClient(_Base):
         if self._session is None:
             import aiohttp
 
-            self._session = aiohttp.ClientSession()
+            # trust_env as requests does by default: the same proxy and CA settings for tasks
+            # and triggers.
+            self._session = aiohttp.ClientSession(trust_env=True)
             self._owns_session = True
         return self
 
@@ -235,12 +258,16 @@ class AsyncClient(_Base):
                     raw = await response.read()
                     status, headers = response.status, response.headers
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                delay = attempts.after_exception(exc, _aiohttp_reached_vendor(exc))
+                failure, reached = describe_failure(exc), _aiohttp_reached_vendor(exc)
             else:
                 body, text = decode_body(raw)
                 if 200 <= status < 300:
                     return _body_or_text(body, text)
+                failure = None
+            if failure is None:
                 delay = attempts.after_status(status, headers, body, text)
+            else:
+                delay = attempts.after_exception(failure, reached)
             await asyncio.sleep(delay)
 
     async def iter_pages(self, path: str, pages: Pages, params: Mapping[str, Any] | None = None) -> AsyncIterator[Any]:

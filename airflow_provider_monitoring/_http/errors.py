@@ -70,7 +70,7 @@ class AuthenticationError(ApiError):
     """401: the API key is missing, wrong or revoked."""
 
     def hint(self) -> str:
-        return "check the API key in the connection's password field"
+        return "check the API key of the connection"
 
 
 class PermissionDeniedError(ApiError):
@@ -107,8 +107,9 @@ class TransportError(ApiError):
 
 class AmbiguousRequestError(ApiError):
     """A request that creates something or costs credits failed in a way that leaves open whether
-    the vendor acted on it (timeout, reset, 500/502/503/504). It was not re-sent, so it cannot
-    have happened twice; look the object up before trying again."""
+    the vendor acted on it (timeout, reset, 500/502/504). It was not re-sent, so it cannot have
+    happened twice; look the object up before trying again. (429 and 503 mean the vendor refused
+    before acting, and a connection never opened sent nothing: those are re-sent.)"""
 
     def hint(self) -> str:
         return "not re-sent because the vendor may already have acted on it; check before retrying"

@@ -4,6 +4,7 @@ and the look-up that follows a create whose outcome is unknown."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, Callable, ClassVar, Iterable
 
@@ -18,6 +19,11 @@ from airflow_provider_monitoring._http.errors import (
 from airflow_provider_monitoring._http.retry import Call, RetryPolicy
 from airflow_provider_monitoring._http.settings import ApiSettings, VendorSpec, settings_from_connection
 from airflow_provider_monitoring._http.values import parse_time
+
+
+PROBE_TIMEOUT = 10.0
+# Clock skew allowed between us and a vendor when deciding what a lost create may have made.
+CLOCK_SLACK = 120.0
 
 
 class MonitoringHook(BaseHook):
@@ -118,7 +124,7 @@ class MonitoringHook(BaseHook):
             raise
 
     @staticmethod
-    def created_since(record: dict, sent_at: float, *keys: str, slack: float = 120.0) -> bool:
+    def created_since(record: dict, sent_at: float, *keys: str, slack: float = CLOCK_SLACK) -> bool:
         """True when the record's creation time is not older than the request (with clock slack)."""
         for key in keys or ("created_at",):
             value = record.get(key)
@@ -136,17 +142,22 @@ class MonitoringHook(BaseHook):
         raise NotImplementedError
 
     def test_connection(self) -> tuple[bool, str]:
-        """(True, where) or (False, why). Retries are cut to one short one so that the connection
-        form answers within seconds, not after a minute of backoff."""
+        """(True, where) or (False, why), within seconds: the probe gets one quick retry, a
+        request timeout of at most 10 s, and does not sleep through a long Retry-After."""
         saved = self.__dict__.get("client")
+        probe_client = None
         try:
-            self.__dict__["client"] = SyncClient(self.settings, RetryPolicy(max_retries=1, backoff_cap=2.0))
+            settings = replace(self.settings, timeout=min(self.settings.timeout, PROBE_TIMEOUT))
+            probe_client = SyncClient(settings, RetryPolicy(max_retries=1, backoff_cap=2.0, max_retry_after=5.0))
+            self.__dict__["client"] = probe_client
             self._probe()
         except NotFoundError as exc:
             return False, f"{exc} ({self._not_found_hint()})"
         except Exception as exc:  # the form shows any failure as text, never a traceback
             return False, str(exc) or type(exc).__name__
         finally:
+            if probe_client is not None:
+                probe_client.close()
             if saved is None:
                 self.__dict__.pop("client", None)
             else:

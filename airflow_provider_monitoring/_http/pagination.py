@@ -66,60 +66,101 @@ def items_of(body: Any, key: str, path: str, vendor: str) -> list[Any]:
     )
 
 
-class OffsetPages:
+def _count(body: dict, key: str, path: str, vendor: str) -> int | None:
+    """An optional integer count (``total``, ``total_pages``): None when absent, an error when it
+    is there but not a whole number, since walking on a guess could stop early or never stop."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UnexpectedResponseError(
+            vendor=vendor, method="GET", path=path, status=200,
+            vendor_message=f"expected an integer {key!r}, got {value!r}", body=body,
+        )
+    return value
+
+
+class _Walk:
+    """What every numbered walk shares: one sighting filter, the raw length of the last page, and
+    the rule that a page bringing nothing new ends the walk (a server that ignores the page or
+    offset parameter would otherwise be asked the same page forever)."""
+
+    def __init__(self, key: str, vendor: str, unique_by: str):
+        self.key, self.vendor = key, vendor
+        self._first_sighting = FirstSighting(unique_by)
+        self._raw_len = 0
+        self._fresh_len = 0
+        self._pages = 0
+        self._path = ""
+
+    def items(self, body: Any, path: str) -> list[Any]:
+        self._path = path
+        self._pages += 1
+        if self._pages > MAX_PAGES:
+            raise UnexpectedResponseError(
+                vendor=self.vendor, method="GET", path=path, status=200,
+                vendor_message=f"the listing did not end after {MAX_PAGES} pages; stopped",
+            )
+        page = items_of(body, self.key, path, self.vendor)
+        fresh = [item for item in page if self._first_sighting(item)]
+        self._raw_len, self._fresh_len = len(page), len(fresh)
+        return fresh
+
+    def _exhausted(self) -> bool:
+        return self._raw_len == 0 or self._fresh_len == 0
+
+
+# A ceiling no real listing reaches (a million items at 100 a page), so no walk runs unbounded.
+MAX_PAGES = 10_000
+
+
+class OffsetPages(_Walk):
     """``limit``/``offset`` with a ``total`` count (Encrata).
 
-    Stops at the total, on a short or empty page, or on a bare array (one page, no total). New runs
-    arriving while we walk shift a newest-first listing by one, so items already yielded are
-    skipped by id instead of appearing twice.
+    Stops at the total, on a short page, or on a page with nothing new. A bare array (documented
+    for run results on the ``/api`` family) is followed by offset too while it comes back full,
+    so a paged bare array is not cut at its first page.
     """
 
     def __init__(self, key: str, vendor: str, limit: int = 100, unique_by: str = "id"):
-        self.key, self.vendor, self.limit = key, vendor, limit
-        self._first_sighting = FirstSighting(unique_by)
+        super().__init__(key, vendor, unique_by)
+        self.limit = limit
 
     def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return {**(params or {}), "limit": self.limit, "offset": 0}
 
-    def items(self, body: Any, path: str) -> list[Any]:
-        return [item for item in items_of(body, self.key, path, self.vendor) if self._first_sighting(item)]
-
     def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
-        if not isinstance(body, dict):
+        total = _count(body, "total", self._path, self.vendor) if isinstance(body, dict) else None
+        offset = int(query["offset"]) + self._raw_len
+        if self._exhausted():
             return None
-        page_len = len(body.get(self.key) or [])
-        offset = int(query["offset"]) + page_len
-        total = body.get("total")
-        if page_len == 0 or page_len < self.limit and not isinstance(total, int):
+        if total is None and self._raw_len != self.limit:
+            # Short: the last page. Longer than asked: the server ignores limit and sent all.
             return None
-        if isinstance(total, int) and total > 0 and offset >= total:
+        if total is not None and total > 0 and offset >= total:
             return None
         return {**query, "offset": offset}
 
 
-class PageNumberPages:
+class PageNumberPages(_Walk):
     """``page``/``page_size`` with ``total_pages`` (Datafold); pages count from 1. Like offsets,
     page numbers shift under a growing newest-first listing, so items are let through once."""
 
     def __init__(self, key: str, vendor: str, page_size: int = 100, unique_by: str = "id"):
-        self.key, self.vendor, self.page_size = key, vendor, page_size
-        self._first_sighting = FirstSighting(unique_by)
-        self._last_page_len = 0
+        super().__init__(key, vendor, unique_by)
+        self.page_size = page_size
 
     def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return {**(params or {}), "page": 1, "page_size": self.page_size}
 
-    def items(self, body: Any, path: str) -> list[Any]:
-        page = items_of(body, self.key, path, self.vendor)
-        self._last_page_len = len(page)
-        return [item for item in page if self._first_sighting(item)]
-
     def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
-        if not self._last_page_len or not isinstance(body, dict):
+        if self._exhausted() or not isinstance(body, dict):
             return None
         page = int(query["page"])
-        total_pages = body.get("total_pages")
-        if isinstance(total_pages, int) and page >= total_pages:
+        total_pages = _count(body, "total_pages", self._path, self.vendor)
+        if total_pages is not None and page >= total_pages:
             return None
         return {**query, "page": page + 1}
 

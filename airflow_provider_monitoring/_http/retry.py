@@ -9,8 +9,10 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass
+from datetime import timezone
 from typing import Any, Mapping
 
 from airflow_provider_monitoring._http.errors import (
@@ -75,7 +77,18 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # "-0000" parses as naive; HTTP dates are always GMT
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+_QUERY = re.compile(r"\?[^\s)'\"]*")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A transport exception as text for a message: its type and words, with any query string cut
+    (queries may carry user data; the path says enough)."""
+    return f"{type(exc).__name__}: {_QUERY.sub('', str(exc))}".strip().rstrip(":")
 
 
 class Attempts:
@@ -135,14 +148,20 @@ class Attempts:
             delay = self.policy.backoff(self.retries_done + 1)
         return self._next(f"HTTP {status}", delay)
 
-    def after_exception(self, exc: BaseException, reached_vendor: bool) -> float:
-        """Delay before the next attempt after a transport failure, or raise the final error."""
-        detail = self.redact(f"{type(exc).__name__}: {exc}".strip())
+    def after_exception(self, failure: str, reached_vendor: bool) -> float:
+        """Delay before the next attempt after a transport failure (``describe_failure`` of it),
+        or raise the final error.
+
+        Callers pass the text, not the exception, and call this outside their ``except`` block:
+        a requests exception holds the prepared request, auth header included, and chaining it as
+        the cause or context would carry the key to any reporter that walks exception attributes.
+        """
+        detail = self.redact(failure)
         if reached_vendor and not self.call.resend_safe:
-            raise self.error(AmbiguousRequestError, None, detail) from exc
+            raise self.error(AmbiguousRequestError, None, detail) from None
         if self.retries_done >= self.policy.max_retries:
-            raise self.error(TransportError, None, self._spent(detail)) from exc
-        return self._next(type(exc).__name__, self.policy.backoff(self.retries_done + 1))
+            raise self.error(TransportError, None, self._spent(detail)) from None
+        return self._next(failure.split(":", 1)[0], self.policy.backoff(self.retries_done + 1))
 
     def _next(self, why: str, delay: float) -> float:
         self.retries_done += 1

@@ -49,7 +49,7 @@ def settings_from_connection(vendor: VendorSpec, conn: Any) -> ApiSettings:
     # Older forms stored custom fields as "extra__<conn_type>__<name>"; read both spellings.
     prefix = f"extra__{vendor.conn_type}__"
     extras = {key.removeprefix(prefix): value for key, value in (conn.extra_dejson or {}).items()}
-    api_key = _api_key(vendor, conn, extras)
+    api_key = _api_key(vendor, conn)
     return ApiSettings(
         vendor=vendor,
         base_url=base_url_from(vendor, conn.host, getattr(conn, "schema", None), conn.port),
@@ -60,19 +60,12 @@ def settings_from_connection(vendor: VendorSpec, conn: Any) -> ApiSettings:
     )
 
 
-def _api_key(vendor: VendorSpec, conn: Any, extras: dict[str, Any]) -> str:
-    """The key from the password field (JSON/URI forms) or the ``api_key`` field (UI form)."""
-    from_password = (conn.password or "").strip()
-    from_extra = str(extras.pop("api_key", None) or "").strip()
-    if from_password and from_extra and from_password != from_extra:
-        raise ConfigurationError(
-            f"connection {conn.conn_id!r} holds two different API keys (password and api_key); keep one"
-        )
-    key = from_password or from_extra
+def _api_key(vendor: VendorSpec, conn: Any) -> str:
+    key = (conn.password or "").strip()
     if not key:
         raise ConfigurationError(
             f"connection {conn.conn_id!r} has no {vendor.name} API key: set its API key field "
-            "(or 'password' in the JSON/URI form)"
+            "('password' in the JSON, URI and CLI forms)"
         )
     return key
 

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from airflow_provider_monitoring._http.client import unexpected
 from airflow_provider_monitoring._http.errors import ConfigurationError, MonitoringError
-from airflow_provider_monitoring._http.hook import MonitoringHook
+from airflow_provider_monitoring._http.hook import CLOCK_SLACK, MonitoringHook
 from airflow_provider_monitoring._http.pagination import PageNumberPages
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.values import choice, flag, int_id, iso_utc, non_empty_str, parse_time, string_list
@@ -49,12 +49,6 @@ IMMUTABLE_ON_UPDATE = {
 }
 IMMUTABLE_DIFF_DATASETS = ("dataset_a", "dataset_b")
 
-# summary_results reports a finished diff as "done" (the spec) or "success" (what the older SDK
-# checks for); both mean the same (§4.3).
-DATA_DIFF_SUMMARY_DONE_STATUSES = frozenset({"done", "success"})
-
-# Clock skew allowed between us and Datafold when deciding what a lost create may have made.
-CREATE_LOOKUP_SLACK = 120.0
 
 
 class DatafoldHook(MonitoringHook):
@@ -135,12 +129,12 @@ class DatafoldHook(MonitoringHook):
         """Monitors named ``name`` of ``monitor_type`` created since ``sent_at``, newest first."""
         for monitor in self.list_monitors(order_by="id", sort_order="desc"):
             # Newest ids first: once one is clearly older than the request, the rest are too.
-            if _created_before(monitor, sent_at - CREATE_LOOKUP_SLACK):
+            if _created_before(monitor, sent_at - CLOCK_SLACK):
                 return
             if (
                 monitor.get("name") == name
                 and monitor.get("monitor_type") == monitor_type
-                and self.created_since(monitor, sent_at, slack=CREATE_LOOKUP_SLACK)
+                and self.created_since(monitor, sent_at, slack=CLOCK_SLACK)
             ):
                 yield monitor
 
@@ -255,7 +249,7 @@ class DatafoldHook(MonitoringHook):
 
     def get_data_diff_summary_results(self, diff_id: int | str) -> dict:
         """The structured summary; its shape depends on ``status`` (running/pending, failed, and a
-        finished diff reported as "done" or "success", see DATA_DIFF_SUMMARY_DONE_STATUSES)."""
+        finished diff reported as "done" (the spec) or "success" (what the older SDK checks for), §4.3)."""
         path = _data_diff_path(diff_id, "/summary_results")
         return self._object(self._call("GET", path), "GET", path)
 

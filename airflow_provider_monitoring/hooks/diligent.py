@@ -16,7 +16,7 @@ from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.client import unexpected
 from airflow_provider_monitoring._http.errors import ApiError, ConfigurationError, NotFoundError
 from airflow_provider_monitoring._http.hook import MonitoringHook
-from airflow_provider_monitoring._http.pagination import CursorPages, FirstSighting
+from airflow_provider_monitoring._http.pagination import CursorPages, FirstSighting, items_of
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._vendors import DILIGENT
 
@@ -543,7 +543,9 @@ class DiligentHook(MonitoringHook):
 
     def _probe(self) -> Any:
         """One page of one monitoring: cheap, read-only, and refused without a valid key."""
-        return self._call("GET", "/monitorings", params={"page_size": 1})
+        path = "/monitorings"
+        # A 200 page from the wrong host (a proxy, a login page) must not pass for Diligent.
+        return items_of(self._call("GET", path, params={"page_size": 1}), "items", path, self.vendor.name)
 
     def _not_found_hint(self) -> str:
         return f"check the Base URL of the connection; the default is {self.vendor.default_host}"

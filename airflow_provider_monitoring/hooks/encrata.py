@@ -112,8 +112,9 @@ class EncrataHook(MonitoringHook):
         return "check the host and the 'api_prefix' extra (/api or /api/agent) of the connection"
 
     def _probe(self) -> Any:
-        """List monitors: free, read-only, and it needs a valid key."""
-        return self._call("GET", self._path("monitors"))
+        """List monitors: free, read-only, and it needs a valid key. A 200 page from the wrong host
+        (a proxy, a login page) must not pass for Encrata: the answer must be a monitor listing."""
+        return self.list_monitors()
 
     # ---- monitors ---------------------------------------------------------------------------
 

@@ -19,9 +19,10 @@ from airflow_provider_monitoring._http.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnexpectedResponseError,
     ValidationError,
 )
-from airflow_provider_monitoring._http.retry import Call, RetryPolicy
+from airflow_provider_monitoring._http.retry import Call, RetryPolicy, parse_retry_after
 from airflow_provider_monitoring._http.settings import ApiSettings, VendorSpec
 from tests.conftest import API_KEY, Reply, closed_port_url
 
@@ -153,8 +154,27 @@ def test_401_names_status_method_path_and_vendor_words_but_never_the_key(api):
 
 def test_connection_refused_is_retried_then_reported(api):
     with pytest.raises(TransportError) as info:
-        SyncClient(settings(closed_port_url(), max_retries=1)).request(Call("GET", "/v1/x"))
-    assert "no response" in str(info.value) and "gave up after 2 attempts" in str(info.value)
+        SyncClient(settings(closed_port_url(), max_retries=1)).request(
+            Call("GET", "/v1/x", params={"email": "someone@example.com"})
+        )
+    message = str(info.value)
+    assert "no response" in message and "gave up after 2 attempts" in message
+    assert "someone" not in message  # the query string stays out of messages
+
+
+def test_transport_errors_carry_no_requests_exception_and_so_no_auth_header():
+    # A requests exception holds the prepared request, Authorization header included.
+    with pytest.raises(TransportError) as info:
+        SyncClient(settings(closed_port_url(), max_retries=0)).request(Call("GET", "/v1/x"))
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert API_KEY not in repr(vars(info.value))
+
+
+async def test_async_transport_errors_carry_no_aiohttp_exception():
+    async with AsyncClient(settings(closed_port_url(), max_retries=0)) as client:
+        with pytest.raises(TransportError) as info:
+            await client.request(Call("GET", "/v1/x"))
+    assert info.value.__cause__ is None and info.value.__context__ is None
 
 
 def test_dropped_connection_on_a_get_is_retried(api):
@@ -197,10 +217,55 @@ def test_unsafe_post_refused_by_the_vendor_is_re_sent(api, status):
 
 
 def test_unsafe_post_that_never_connected_is_re_sent():
-    with pytest.raises(TransportError):
+    with pytest.raises(TransportError, match="gave up after 2 attempts"):
         SyncClient(settings(closed_port_url(), max_retries=1)).request(
             Call("POST", "/v1/runs", json={}, resend_safe=False)
         )
+
+
+async def test_async_unsafe_post_that_never_connected_is_re_sent():
+    async with AsyncClient(settings(closed_port_url(), max_retries=1)) as client:
+        with pytest.raises(TransportError, match="gave up after 2 attempts"):
+            await client.request(Call("POST", "/v1/runs", json={}, resend_safe=False))
+
+
+@pytest.mark.parametrize("reply", [Reply(json={}, delay=1.5), Reply(drop=True)])
+async def test_async_unsafe_post_that_may_have_arrived_is_sent_once(api, reply):
+    api.on("POST", "/v1/runs", reply, {"run_id": "r2"})
+    async with AsyncClient(settings(api.url, timeout=0.5)) as client:
+        with pytest.raises(AmbiguousRequestError):
+            await client.request(Call("POST", "/v1/runs", json={}, resend_safe=False))
+    assert len(api.seen) == 1
+
+
+async def test_async_get_is_retried_after_a_drop_and_a_5xx(api):
+    api.on("GET", "/v1/x", Reply(drop=True), Reply(502), {"ok": True})
+    async with AsyncClient(settings(api.url)) as client:
+        assert await client.request(Call("GET", "/v1/x")) == {"ok": True}
+    assert len(api.seen) == 3
+
+
+def test_retry_after_date_without_a_zone_is_read_as_gmt():
+    now = 1_800_000_000.0
+    assert parse_retry_after(formatdate(now + 30, usegmt=False).replace("+0000", "-0000"), now=now) == 30.0
+
+
+def test_download_refuses_a_json_body_in_place_of_the_file(api, tmp_path):
+    api.on("GET", "/v1/export", {"error": "export not ready"})
+    target = tmp_path / "out.csv"
+    with open(target, "wb") as sink, pytest.raises(UnexpectedResponseError, match="expected a file"):
+        SyncClient(settings(api.url)).download(Call("GET", "/v1/export", accept="text/csv"), sink)
+    assert target.read_bytes() == b""
+
+
+def test_download_streams_the_body_to_the_file(api, tmp_path):
+    csv = "email,company\n" + "".join(f"u{n}@x.io,Acme\n" for n in range(5000))
+    api.on("GET", "/v1/export", Reply(body=csv, headers={"Content-Type": "text/csv"}))
+    target = tmp_path / "out.csv"
+    with open(target, "wb") as sink:
+        written = SyncClient(settings(api.url)).download(Call("GET", "/v1/export", accept="text/csv"), sink)
+    assert target.read_text() == csv and written == len(csv)
+    assert api.seen[0].headers["Accept"] == "text/csv"
 
 
 # ---- error bodies -------------------------------------------------------------------------------

@@ -95,3 +95,11 @@ def test_test_connection_success_names_the_vendor_and_url(api, connection):
     connection("acme_default", "acme", api.url)
     api.on("GET", "/ping", {"pong": True})
     assert AcmeHook().test_connection() == (True, f"Connected to Acme at {api.url}")
+
+
+def test_test_connection_does_not_sleep_through_a_long_retry_after(api, connection):
+    connection("acme_default", "acme", api.url)
+    api.on("GET", "/ping", Reply(429, json={"error": "slow down"}, headers={"Retry-After": "200"}))
+    ok, message = AcmeHook().test_connection()
+    assert ok is False and "HTTP 429" in message and "200 s" in message
+    assert len(api.seen) == 1

@@ -79,3 +79,33 @@ def test_a_page_without_the_item_list_fails_closed(api, page):
     api.on("GET", "/list", Reply(json=page))
     with pytest.raises(UnexpectedResponseError, match="'items'"):
         list(SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme")))
+
+
+def test_offset_walk_ends_when_the_server_ignores_offset(api):
+    # No total and the same full page every time: the second page brings nothing new.
+    api.on("GET", "/list", {"runs": ITEMS[:100]})
+    got = list(SyncClient(settings(api.url)).iter_pages("/list", OffsetPages("runs", "Acme")))
+    assert got == ITEMS[:100] and len(api.seen) == 2
+
+
+def test_page_number_walk_ends_when_the_server_ignores_page(api):
+    api.on("GET", "/list", {"monitors": ITEMS[:100]})
+    got = list(SyncClient(settings(api.url)).iter_pages("/list", PageNumberPages("monitors", "Acme")))
+    assert got == ITEMS[:100] and len(api.seen) == 2
+
+
+def test_a_paged_bare_array_is_followed_past_its_first_page(api):
+    api.on("GET", "/list", lambda seen: Reply(json=ITEMS[int(seen.q("offset")) : int(seen.q("offset")) + 100]))
+    got = list(SyncClient(settings(api.url)).iter_pages("/list", OffsetPages("results", "Acme")))
+    assert got == ITEMS
+    assert [s.q("offset") for s in api.seen] == ["0", "100", "200"]
+
+
+@pytest.mark.parametrize("pages, body", [
+    (lambda: OffsetPages("runs", "Acme"), {"runs": ITEMS[:100], "total": "many"}),
+    (lambda: PageNumberPages("monitors", "Acme"), {"monitors": ITEMS[:100], "total_pages": 2.5}),
+])
+def test_a_count_that_is_not_a_whole_number_fails_closed(api, pages, body):
+    api.on("GET", "/list", body)
+    with pytest.raises(UnexpectedResponseError, match="expected an integer"):
+        list(SyncClient(settings(api.url)).iter_pages("/list", pages()))

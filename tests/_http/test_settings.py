@@ -50,19 +50,6 @@ def test_key_timeout_and_retries_from_the_json_connection_form(connection):
     assert "k-1" not in repr(settings)
 
 
-def test_key_from_the_ui_api_key_field(connection):
-    connection("d1", "diligent", None, password=None, api_key="ui-key")
-    settings = settings_from_connection(DILIGENT, BaseHook.get_connection("d1"))
-    assert settings.auth_headers() == {"X-API-KEY": "ui-key"}
-    assert "api_key" not in settings.extras
-
-
-def test_two_different_keys_are_refused(connection):
-    connection("d2", "datafold", None, password="a-key", api_key="b-key")
-    with pytest.raises(ConfigurationError, match="two different API keys"):
-        settings_from_connection(DATAFOLD, BaseHook.get_connection("d2"))
-
-
 def test_missing_key_says_where_to_put_it(connection):
     connection("d3", "datafold", None, password=None)
     with pytest.raises(ConfigurationError, match="has no Datafold API key"):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from contextlib import aclosing
 from functools import cached_property
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, AsyncIterator, Callable, ClassVar, Iterable
 
 from airflow.sdk import BaseHook
 
@@ -166,3 +167,40 @@ class MonitoringHook(BaseHook):
 
     def _not_found_hint(self) -> str:
         return "check the host and path settings of the connection"
+
+
+class ListingLookup:
+    """One id looked for in a listing walked to its end, for APIs that have no get-by-id endpoint
+    (Encrata runs, Diligent monitorings). The sync and async walks share the match and the error."""
+
+    def __init__(self, vendor: str, path: str, what: str, wanted: Any, *, key: str = "id",
+                 error: type[NotFoundError] = NotFoundError, hint: str = ""):
+        self.vendor, self.path, self.what, self.key, self.error, self.hint = vendor, path, what, key, error, hint
+        self.wanted = str(wanted).strip()
+        self.scanned = 0
+
+    def matches(self, item: Any) -> bool:
+        self.scanned += 1
+        # Ids are opaque: compare as text, so 42 and "42" are the same id.
+        return isinstance(item, dict) and item.get(self.key) is not None and str(item[self.key]) == self.wanted
+
+    def find(self, items: Iterable[Any]) -> dict:
+        for item in items:
+            if self.matches(item):
+                return item
+        raise self.not_found()
+
+    async def afind(self, items: AsyncIterator[Any]) -> dict:
+        # aclosing: returning mid-walk must close the page generator and its pending request.
+        async with aclosing(items) as walk:
+            async for item in walk:
+                if self.matches(item):
+                    return item
+        raise self.not_found()
+
+    def not_found(self) -> NotFoundError:
+        message = f"{self.what} {self.wanted!r} is not among the {self.scanned} {self.what}s listed"
+        return self.error(
+            vendor=self.vendor, method="GET", path=self.path,
+            vendor_message=f"{message} ({self.hint})" if self.hint else message,
+        )

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.client import unexpected
 from airflow_provider_monitoring._http.errors import ApiError, ConfigurationError, NotFoundError
-from airflow_provider_monitoring._http.hook import MonitoringHook
+from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import CursorPages, FirstSighting, items_of
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._vendors import DILIGENT
@@ -113,6 +113,26 @@ def _expires_at(value: Any, frequency: str, what: str = "expires_at", now: datet
             f"{what} must be at least {period.days} days ahead (one {frequency} period), got {values.iso_utc(moment)}"
         )
     return values.iso_utc(moment, what)
+
+
+def _alert_in_filters(alert: dict, acknowledged: bool | None, after: datetime | None, before: datetime | None) -> bool:
+    if acknowledged is not None:
+        if "acknowledged_at" in alert:
+            is_acknowledged = alert["acknowledged_at"] is not None
+        elif isinstance(alert.get("acknowledged"), bool):  # the oldest sample's shape (§1.6)
+            is_acknowledged = alert["acknowledged"]
+        else:
+            is_acknowledged = acknowledged
+        if is_acknowledged != acknowledged:
+            return False
+    if (after or before) and alert.get("execution_time"):
+        try:
+            executed = values.parse_time(alert["execution_time"], "execution_time")
+        except ConfigurationError:
+            return True
+        if (after and executed < after) or (before and executed > before):
+            return False
+    return True
 
 
 def _plain_id(value: Any, what: str) -> str:
@@ -356,13 +376,26 @@ class DiligentHook(MonitoringHook):
     def get_monitoring(self, monitoring_id: str) -> dict:
         """One monitoring by id. The API has no get-by-id endpoint, so the listing is walked until the
         id turns up; MonitoringNotFoundError (a NotFoundError) when it never does."""
-        wanted = _plain_id(monitoring_id, "monitoring_id")
-        for record in self.list_monitorings():
-            if isinstance(record, dict) and str(record.get("id")) == wanted:
-                return record
-        raise MonitoringNotFoundError(
-            vendor=self.vendor.name, method="GET", path="/monitorings",
-            vendor_message=f"monitoring {wanted!r} not found: it is not in the account's listing of monitorings",
+        return self._monitoring_lookup(monitoring_id).find(self.list_monitorings())
+
+    def alist_monitorings(
+        self,
+        state: str | None = None,
+        website: str | None = None,
+        sort_by: str | None = None,
+        sort_direction: str | None = None,
+    ) -> AsyncIterator[dict]:
+        """Async twin of ``list_monitorings`` (``async for`` inside ``async with hook:``)."""
+        return self._awalk(self._monitoring_listing(state, website, sort_by, sort_direction))
+
+    async def aget_monitoring(self, monitoring_id: str) -> dict:
+        """Async twin of ``get_monitoring``: what a wait reads ``running_state`` from."""
+        return await self._monitoring_lookup(monitoring_id).afind(self.alist_monitorings())
+
+    def _monitoring_lookup(self, monitoring_id: Any) -> ListingLookup:
+        return ListingLookup(
+            self.vendor.name, "/monitorings", "monitoring", _plain_id(monitoring_id, "monitoring_id"),
+            error=MonitoringNotFoundError, hint="the API has no get-by-id endpoint; the whole listing was read",
         )
 
     def deactivate_monitoring(self, monitoring_id: str) -> dict:
@@ -474,11 +507,18 @@ class DiligentHook(MonitoringHook):
         }
         params = {key: value for key, value in params.items() if value is not None}
 
+        # The acknowledgement state wanted: False = open only, True = acknowledged only.
+        want_acknowledged = False if only_open else done
+
         def pick(item: Any) -> Any:
             # Older renderings answer in camelCase (monitoringId, failedChecks[].methodUsed...).
             alert = values.with_snake_keys(item)
             # No server-side monitoring_id filter is documented (§9): filtered here.
             if wanted is not None and not (isinstance(alert, dict) and str(alert.get("monitoring_id")) == wanted):
+                return _SKIP
+            # A server of the camelCase generation ignores the snake_case filters we send, so they
+            # are applied again here; an alert lacking the field to judge by is kept.
+            if not _alert_in_filters(alert, want_acknowledged, after_at, before_at):
                 return _SKIP
             return alert
 

@@ -14,7 +14,7 @@ import tempfile
 from typing import IO, Any, AsyncIterator, Callable, Iterator, TypeVar
 
 from airflow_provider_monitoring._http.errors import ApiError, ConfigurationError, NotFoundError
-from airflow_provider_monitoring._http.hook import MonitoringHook
+from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import OffsetPages, items_of
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.values import choice, flag, non_empty_str, path_id, string_list
@@ -226,12 +226,10 @@ class EncrataHook(MonitoringHook):
         return self.client.iter_pages(path, self._pages("runs"))
 
     def get_run(self, monitor_id: str, run_id: str) -> dict:
-        """One run of a monitor, as listed (no single-run endpoint exists: the listing is searched)."""
-        lookup = _RunLookup(monitor_id, run_id)
-        for run in self.list_monitor_runs(monitor_id):
-            if lookup.matches(run):
-                return run
-        raise lookup.not_found(self.vendor.name, self._runs_path(monitor_id))
+        """One run of a monitor, as listed (no single-run endpoint exists: the listing is searched).
+        It must carry a ``status``, which is what a wait reads."""
+        lookup = self._run_lookup(monitor_id, run_id)
+        return self._with_status(lookup.find(self.list_monitor_runs(monitor_id)), lookup.path)
 
     def list_runs(self, monitor_type: str | None = None) -> Iterator[dict]:
         """Runs of every monitor, optionally only those of one monitor type."""
@@ -280,11 +278,19 @@ class EncrataHook(MonitoringHook):
 
     async def aget_run(self, monitor_id: str, run_id: str) -> dict:
         """Async twin of :meth:`get_run`; use inside ``async with hook:``."""
-        lookup = _RunLookup(monitor_id, run_id)
-        async for run in self.alist_monitor_runs(monitor_id):
-            if lookup.matches(run):
-                return run
-        raise lookup.not_found(self.vendor.name, self._runs_path(monitor_id))
+        lookup = self._run_lookup(monitor_id, run_id)
+        return self._with_status(await lookup.afind(self.alist_monitor_runs(monitor_id)), lookup.path)
+
+    def _run_lookup(self, monitor_id: str, run_id: str) -> ListingLookup:
+        path_id(run_id, "run_id")  # refuses a missing id before any request
+        return ListingLookup(
+            self.vendor.name, self._runs_path(monitor_id), "run", run_id,
+            error=RunNotFoundError,
+            hint=f"runs of monitor {str(monitor_id).strip()!r}; Encrata has no single-run endpoint, check both ids",
+        )
+
+    def _with_status(self, run: dict, path: str) -> dict:
+        return self._object(run, "GET", path, must_have="status")
 
     # ---- helpers ----------------------------------------------------------------------------
 
@@ -305,33 +311,6 @@ class EncrataHook(MonitoringHook):
     def _results_path(self, monitor: str, run: str, prefix: str | None = None) -> str:
         """Results of one run; ``monitor`` and ``run`` already URL-encoded."""
         return self._path("monitors", monitor, "runs", run, "results", prefix=prefix)
-
-
-class _RunLookup:
-    """Finding one run id in a monitor's run listing, shared by the sync and async walks."""
-
-    def __init__(self, monitor_id: str, run_id: str):
-        path_id(monitor_id, "monitor_id")
-        path_id(run_id, "run_id")
-        self.monitor_id = str(monitor_id).strip()
-        self.run_id = str(run_id).strip()
-        self.scanned = 0
-
-    def matches(self, run: Any) -> bool:
-        self.scanned += 1
-        # Ids are opaque strings (UUIDs or run_...); compare as text so a numeric id still matches.
-        return isinstance(run, dict) and run.get("id") is not None and str(run["id"]) == self.run_id
-
-    def not_found(self, vendor: str, path: str) -> RunNotFoundError:
-        return RunNotFoundError(
-            vendor=vendor,
-            method="GET",
-            path=path,
-            vendor_message=(
-                f"run {self.run_id!r} is not among the {self.scanned} runs listed for monitor "
-                f"{self.monitor_id!r} (Encrata has no single-run endpoint; check both ids)"
-            ),
-        )
 
 
 # ---- request building and response shaping (pure functions) -----------------------------------

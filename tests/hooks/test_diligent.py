@@ -370,7 +370,7 @@ def test_get_monitoring_walks_the_listing_until_the_id(hook, api):
 
 def test_get_monitoring_absent_is_not_found(hook, api):
     api.on("GET", "/monitorings", cursor([[monitoring("m-1")], [monitoring("m-2")]]))
-    with pytest.raises(NotFoundError, match="monitoring 'm-9' not found") as caught:
+    with pytest.raises(NotFoundError, match="monitoring 'm-9' is not among the 2 monitorings listed") as caught:
         hook.get_monitoring("m-9")
     assert isinstance(caught.value, MonitoringNotFoundError)
     assert len(api.seen) == 2
@@ -717,3 +717,29 @@ def test_test_connection_unreachable_host(connection):
     ok, message = DiligentHook(diligent_conn_id="diligent_down").test_connection()
     assert not ok
     assert "Diligent" in message and API_KEY not in message
+
+
+async def test_aget_monitoring_walks_the_listing_to_find_the_id(hook, api):
+    api.on("GET", "/monitorings", cursor([[monitoring("m-1")], [monitoring("m-2", running_state="FAILED")]]))
+    async with hook:
+        found = await hook.aget_monitoring("m-2")
+        with pytest.raises(NotFoundError, match="monitoring 'm-9' is not among the 2 monitorings listed"):
+            await hook.aget_monitoring("m-9")
+    assert found["running_state"] == "FAILED"
+    assert [s.q("next_token") for s in api.seen[:2]] == [None, f"{TOKEN}0"]
+
+
+def test_alert_filters_are_applied_again_when_the_server_ignores_them(hook, api):
+    # A camelCase-generation server ignores snake_case filters and returns everything.
+    alerts = [
+        {"id": "a1", "monitoringId": "m-1", "executionTime": "2026-05-02T00:00:00.000Z", "acknowledged_at": None},
+        {"id": "a2", "monitoringId": "m-1", "executionTime": "2026-05-03T00:00:00.000Z",
+         "acknowledged_at": "2026-05-04T00:00:00Z"},
+        {"id": "a3", "monitoringId": "m-1", "executionTime": "2026-04-01T00:00:00.000Z", "acknowledged_at": None},
+        {"id": "a4", "monitoringId": "m-1", "executionTime": "2026-05-05T00:00:00.000Z"},
+    ]
+    api.on("GET", "/monitoring-alerts", {"items": alerts, "next_token": None})
+    got = list(hook.list_alerts(only_unacknowledged=True, execution_time_after="2026-05-01T00:00:00Z"))
+    assert [a["id"] for a in got] == ["a1", "a4"]
+    assert api.seen[0].q("only_unacknowledged") == "true"
+    assert [a["id"] for a in hook.list_alerts(acknowledged=True)] == ["a2", "a4"]

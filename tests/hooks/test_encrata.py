@@ -594,3 +594,14 @@ def test_api_prefix_with_a_trailing_slash_is_the_same_family(api, connection):
     api.on("GET", "/api/agent/monitors", [])
     assert hook.list_monitors() == []
     assert [s.path for s in api.seen] == ["/api/agent/monitors"]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_listed_run_without_status_fails_closed(api, hook, use_async):
+    api.on("GET", "/api/monitors/m1/runs", {"runs": [{"id": "run_1", "total_records": 3}], "total": 1})
+    with pytest.raises(UnexpectedResponseError, match="'status'"):
+        if use_async:
+            async with hook:
+                await hook.aget_run("m1", "run_1")
+        else:
+            hook.get_run("m1", "run_1")

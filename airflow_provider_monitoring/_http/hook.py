@@ -37,6 +37,16 @@ class MonitoringHook(BaseHook):
 
     vendor: ClassVar[VendorSpec]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Airflow's hook attributes, derived from the vendor's facts so they are written once."""
+        super().__init_subclass__(**kwargs)
+        vendor = cls.__dict__.get("vendor")
+        if vendor is not None:
+            cls.conn_type = vendor.conn_type
+            cls.conn_name_attr = f"{vendor.conn_type}_conn_id"
+            cls.default_conn_name = vendor.default_conn_id
+            cls.hook_name = vendor.name
+
     def __init__(self, conn_id: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name

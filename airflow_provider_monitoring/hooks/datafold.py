@@ -59,10 +59,6 @@ class DatafoldHook(MonitoringHook):
     """
 
     vendor = DATAFOLD
-    conn_name_attr = "datafold_conn_id"
-    default_conn_name = "datafold_default"
-    conn_type = "datafold"
-    hook_name = "Datafold"
 
     def __init__(self, datafold_conn_id: str = "datafold_default", **kwargs: Any):
         self.datafold_conn_id = datafold_conn_id

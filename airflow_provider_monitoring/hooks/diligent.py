@@ -271,10 +271,6 @@ class DiligentHook(MonitoringHook):
     """
 
     vendor = DILIGENT
-    conn_name_attr = "diligent_conn_id"
-    default_conn_name = "diligent_default"
-    conn_type = "diligent"
-    hook_name = "Diligent"
 
     def __init__(self, diligent_conn_id: str = "diligent_default", **kwargs: Any):
         self.diligent_conn_id = diligent_conn_id

@@ -53,10 +53,6 @@ class EncrataHook(MonitoringHook):
     """
 
     vendor = ENCRATA
-    conn_name_attr = "encrata_conn_id"
-    default_conn_name = "encrata_default"
-    conn_type = "encrata"
-    hook_name = "Encrata"
 
     def __init__(self, encrata_conn_id: str = "encrata_default", **kwargs: Any):
         super().__init__(conn_id=encrata_conn_id, **kwargs)

@@ -14,8 +14,6 @@ from tests.conftest import API_KEY, Reply, closed_port_url
 
 class AcmeHook(MonitoringHook):
     vendor = VendorSpec("Acme", "acme", "acme_default", "https://acme.example", "X-Key", "")
-    conn_name_attr = "acme_conn_id"
-    default_conn_name = "acme_default"
 
     def _probe(self):
         return self._call("GET", "/ping")

@@ -13,7 +13,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed
-	@echo "The example DAGs against the offline sandbox arrive with the sandbox issue; 'make test' runs the tests."
+	$(BIN)/python -m airflow_provider_monitoring.sandbox.demo example_dags
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -42,8 +42,9 @@ DEFAULT_LOOKBACK = timedelta(days=30)  # the API's own default when only `to` is
 MONITORING_FIELDS = ("website", "checks", "frequency", "run_now", "expires_at", "external_id", "skip_duplicate")
 
 # Where the acknowledge response carries its count: the camelCase rendering says updatedCount,
-# OAS 1.6.0 says unacknowledged_count, and updated_count is the snake spelling of the former (§10).
-ACK_COUNT_KEYS = ("updatedCount", "updated_count", "unacknowledged_count")
+# and updated_count is its snake spelling (§10). OAS 1.6.0's unacknowledged_count is another number:
+# what is left unacknowledged afterwards; it is returned as such, never taken for the count done.
+ACK_COUNT_KEYS = ("updatedCount", "updated_count")
 
 _SKIP = object()
 
@@ -260,6 +261,12 @@ def _reported_count(body: Any) -> int | None:
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
     return None
+
+
+def _remaining_count(body: Any) -> int | None:
+    """The alerts left open after an acknowledge (``unacknowledged_count``, camel or snake)."""
+    value = body.get("unacknowledged_count", body.get("unacknowledgedCount")) if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class DiligentHook(MonitoringHook):
@@ -524,7 +531,9 @@ class DiligentHook(MonitoringHook):
         """Mark alerts as seen (POST /monitoring-alerts/acknowledge): either the listed ids (one
         request each, as the API takes one ``alert_id`` per call) or, with ``all_alerts=True``, every
         alert of the account. Returns ``{"acknowledged": [ids] | "all", "updated_count": int | None,
-        "responses": [bodies]}``; ``updated_count`` is None when the API reported no count."""
+        "unacknowledged_count": int | None, "responses": [bodies]}``: ``updated_count`` is how many were
+        acknowledged (None when the API reported no such count), ``unacknowledged_count`` how many
+        remain open (when the API says)."""
         all_alerts = values.flag(all_alerts, "all_alerts")
         if alert_ids is not None and all_alerts:
             raise ConfigurationError("give either alert_ids or all_alerts=True, not both")
@@ -532,7 +541,12 @@ class DiligentHook(MonitoringHook):
             raise ConfigurationError("give a non-empty list of alert_ids, or all_alerts=True")
         if all_alerts:
             response = self._acknowledge({"all": True})
-            return {"acknowledged": "all", "updated_count": _reported_count(response), "responses": [response]}
+            return {
+                "acknowledged": "all",
+                "updated_count": _reported_count(response),
+                "unacknowledged_count": _remaining_count(response),
+                "responses": [response],
+            }
         # Acknowledging an alert twice in one call adds nothing: duplicates are dropped, order kept.
         ids = list(dict.fromkeys(item.strip() for item in values.string_list(alert_ids, "alert_ids")))
         responses: list[Any] = []
@@ -546,7 +560,12 @@ class DiligentHook(MonitoringHook):
         counts = [_reported_count(body) for body in responses]
         # The single-alert answer carries no count (§10); a total is given only if every answer had one.
         total = sum(counts) if all(count is not None for count in counts) else None
-        return {"acknowledged": ids, "updated_count": total, "responses": responses}
+        return {
+            "acknowledged": ids,
+            "updated_count": total,
+            "unacknowledged_count": _remaining_count(responses[-1]) if responses else None,
+            "responses": responses,
+        }
 
     def _acknowledge(self, payload: dict[str, Any]) -> Any:
         path = "/monitoring-alerts/acknowledge"

@@ -1,0 +1,867 @@
+"""Emulator of the Diligent (godiligent.ai) monitoring API, served under ``/diligent``.
+
+Follows the API notes (api/diligent.md; the § numbers below refer to them). Emulated:
+
+- ``POST /monitorings`` (201), ``POST /monitorings/bulk-create`` (200, all-or-nothing),
+  ``GET /monitorings`` (cursor pages), ``DELETE /monitorings/{id}/deactivate`` (204, then 200),
+  ``GET /monitoring-executions`` (``from``/``to`` window of at most 60 days, default the last 30),
+  ``GET /monitoring-alerts`` (filters, ``unacknowledged_count``), ``POST /monitoring-alerts/acknowledge``.
+- Auth: ``X-API-KEY`` must equal the sandbox key, else 401 ``{"error": ...}``.
+- Errors: ``{"error": "..."}`` everywhere, except schema validation of a create (single or bulk)
+  and of the alert-listing query, which answer 400 ``{"errors": [{"path", "message", "code"}]}``
+  (OAS ``ValidationError``; the codes are Zod's, which that shape mirrors). Bulk duplicates
+  answer 400 ``{"error", "duplicates": [{"website", "index"}]}`` (a failed URL check lists the
+  items under ``invalid`` in the same form). Unknown ids and routes: 404.
+
+Executions. A monitoring created with ``run_now`` queues a run at once; scheduled runs follow every
+``frequency`` period after creation while the monitoring is active and unexpired (materialised
+lazily when a listing is read, so a state file seeded weeks back catches up). Each run's outcome
+and duration come from ``config.outcome("diligent", id, website, external_id)`` when the run is
+queued, and are stored on it. Until ``seconds`` have passed the monitoring's ``running_state`` is
+``RUNNING``; then:
+
+- ``ok`` (and any outcome word not named below): an execution with ``alert_count`` 0; ``IDLE``.
+- ``alert``: an execution with ``alert_count`` 1 and one alert whose ``failed_checks`` hold one
+  entry per requested check (``status`` "FAILED", ``method_used`` "AI") and whose
+  ``execution_result_id`` is the execution's ``id``; ``IDLE``.
+- ``failed`` (or ``error``): ``running_state`` ``FAILED`` and no execution item (a run that
+  errored produced no result, so nothing is listed and no alert is raised); the next run resets it.
+
+``last_execution`` is the newest finished run's ``execution_time`` (the same string as in the
+executions listing, so the two can be joined); ``next_run_at`` is the pending run's time while one
+runs, else the next scheduled one. Time is read lazily from timestamps: no background task.
+
+Choices where the notes say [UNKNOWN] (§13):
+- ``skip_duplicate: true`` on a duplicate answers 200 with the existing active monitoring;
+  deactivated and expired monitorings do not block re-creation (§7 hints so).
+- Websites are sanitised (scheme and host lowercased, a bare ``/`` path dropped, no fragment or
+  user info); duplicates and the ``website`` filter compare scheme-, case- and trailing-slash-
+  insensitively. Loopback, private and ``localhost`` hosts fail the "security check" with 400
+  ``{"error": "URL validation failed"}``.
+- ``GET /monitorings`` lists deactivated and expired monitorings too (``is_active`` false);
+  ``state`` plus ``website`` answers 400 ``{"error": ...}``.
+- Executions and alerts are listed newest first; ``from``/``to`` and the alert time filters are
+  inclusive; ``unacknowledged_count`` counts every open alert of the customer, unfiltered.
+  ``acknowledged`` and ``only_unacknowledged`` combine with AND.
+- Acknowledge: re-acknowledging is a 200 no-op; ``all`` must be ``true``. The single answer is
+  the documented ``{"success", "message"}``; the ``all`` answer is OAS's ``{"success", "message",
+  "unacknowledged_count"}`` where the count is what stays unacknowledged (0).
+- Cursors: ``next_token`` is standard Base64 of a DynamoDB-style key (``+``/``/``/``=`` included,
+  so clients must URL-encode it) naming the last item's sort key; pages are keyset-based and do
+  not shift when objects are added during a walk.
+
+Variants, all chosen in state (never by a query parameter or a config knob):
+- Per monitoring: an ``external_id`` starting with ``"camel:"`` makes its alerts render in the
+  older camelCase form (``monitoringId``, ``customerId``, ``executionResultId``,
+  ``failedChecks[].methodUsed``, ``executionTime``, ``createdAt``, ``externalId``;
+  ``acknowledged_at`` stays snake, as in that rendering).
+- Per account, seeded through the state file's ``{"diligent": {"settings": {...}}}``:
+  ``"rendering": "camel"`` emulates the older camelCase generation (query names ``pageSize``,
+  ``sortBy``, ``sortDirection``, ``onlyUnacknowledged``, ``executionTime_after``/``_before``,
+  with the snake names ignored; every alert camelCase; ``unacknowledgedCount``; acknowledge takes
+  ``alertId`` (``alert_id`` is still read) and answers ``updatedCount``);
+  ``"monitorings_listing": "array"`` makes ``GET /monitorings`` answer the bare JSON array of
+  every match (the OAS 200 schema) instead of ``{"items", "next_token"}``.
+
+State (``context.state["diligent"]``, JSON only, times in epoch milliseconds): ``customer_id``,
+``settings``, ``monitorings`` {id: record}, ``executions`` {id: run}, ``alerts`` {id: alert}.
+A seeded monitoring needs ``id``, ``website``, ``checks``, ``frequency``, ``is_active``,
+``expires_at``, ``created_at``, ``updated_at``, ``external_id``, ``next_start`` (the next scheduled
+run) and ``run_ids`` (usually ``[]``); missing top-level keys are filled in on first use.
+
+Not emulated: webhooks, ``/screen``, CDD, companies, name screening, 403, per-customer isolation
+(one customer per sandbox), ``execution_results`` beyond a guessed summary of the newest run, and
+faults (the root middleware injects those).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from airflow_provider_monitoring.sandbox.core import Context, json_reply
+
+VENDOR = "diligent"
+DAY_MS = 86_400_000
+CHECKS = (
+    "non_operational_website",
+    "high_risk_mcc",
+    "high_risk_diligent_classification",
+    "catalog_contain_loan_flipping_indicators",
+)
+FREQUENCY_DAYS = {"weekly": 7, "every_2_weeks": 14, "every_3_weeks": 21, "every_4_weeks": 28}
+SORT_BY = ("last_execution", "next_run", "state", "website", "id")
+MAX_WINDOW_MS = 60 * DAY_MS
+DEFAULT_WINDOW_MS = 30 * DAY_MS
+DEFAULT_LIFETIME_MS = 183 * DAY_MS  # "creation + 6 months" (§3)
+BULK_LIMIT = 200
+CATCH_UP_LIMIT = 100  # scheduled runs materialised per monitoring per read, so a stale seed stays cheap
+CAMEL_PREFIX = "camel:"
+FAILED_OUTCOMES = ("failed", "error")
+STATE_KEYS = ("customer_id", "settings", "monitorings", "executions", "alerts")
+EXPLANATIONS = {
+    "non_operational_website": "No Website Data found",
+    "high_risk_mcc": "The merchant category code is on the high-risk list",
+    "high_risk_diligent_classification": "Diligent classifies the merchant as high risk",
+    "catalog_contain_loan_flipping_indicators": "The catalog shows loan-flipping indicators",
+}
+# Names of the query parameters in each generation (§1.6); index 0 snake, index 1 camel.
+PARAMS = {
+    "page_size": ("page_size", "pageSize"),
+    "sort_by": ("sort_by", "sortBy"),
+    "sort_direction": ("sort_direction", "sortDirection"),
+    "only_unacknowledged": ("only_unacknowledged", "onlyUnacknowledged"),
+    "execution_time_after": ("execution_time_after", "executionTime_after"),
+    "execution_time_before": ("execution_time_before", "executionTime_before"),
+}
+
+
+class ApiFailure(Exception):
+    """A reply in the vendor's error shape, raised from deep inside a handler."""
+
+    def __init__(self, status: int, body: dict[str, Any]):
+        super().__init__(status, body)
+        self.status, self.body = status, body
+
+
+def fail(message: str, status: int = 400, **extra: Any) -> ApiFailure:
+    return ApiFailure(status, {"error": message, **extra})
+
+
+def issue(path: list[Any], message: str, code: str) -> dict[str, Any]:
+    return {"path": path, "message": message, "code": code}
+
+
+# ---- time ------------------------------------------------------------------------------------
+
+
+def iso_s(ms: int | None) -> str | None:
+    """Monitoring timestamps, as the monitoring samples: seconds, ``Z`` (§2)."""
+    return None if ms is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Run and alert timestamps, as their samples: milliseconds, ``Z`` (§2). Integer ms are kept
+    in state so the rendered string and the filters compare exactly."""
+    if ms is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def parse_ms(text: Any) -> int | None:
+    """Epoch ms of an ISO 8601 string (``Z`` or offset, with or without fraction); None if unusable."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+# ---- websites --------------------------------------------------------------------------------
+
+
+def sanitise(website: str) -> str | None:
+    """The stored form of a website (§2: "it is sanitised"), or None when it is not an http(s) URL."""
+    try:
+        parts = urlsplit(website.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    path = "" if parts.path == "/" else parts.path
+    return f"{parts.scheme.lower()}://{netloc}{path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def site_key(website: str) -> str:
+    """What makes two websites the same site for duplicates and the ``website`` filter."""
+    stored = sanitise(website) or website.strip().lower()
+    return stored.split("://", 1)[-1].rstrip("/")
+
+
+def unsafe_host(website: str) -> bool:
+    """The "security checks" of §3: no loopback, private or link-local targets."""
+    host = urlsplit(website).hostname or ""
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+
+
+# ---- request validation (Zod-like issues) ------------------------------------------------------
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def expect(value: Any, kind: str, path: list[Any]) -> dict | None:
+    if json_type(value) == kind:
+        return None
+    message = "Required" if value is None else f"Expected {kind}, received {json_type(value)}"
+    return issue(path, message, "invalid_type")
+
+
+def check_website(item: dict, path: list[Any]) -> list[dict]:
+    found = expect(item.get("website"), "string", path + ["website"])
+    if found:
+        return [found]
+    return [] if sanitise(item["website"]) else [issue(path + ["website"], "Invalid url", "invalid_string")]
+
+
+def check_checks(item: dict, path: list[Any]) -> list[dict]:
+    checks = item.get("checks")
+    found = expect(checks, "array", path + ["checks"])
+    if found:
+        return [found]
+    if not checks:
+        return [issue(path + ["checks"], "Array must contain at least 1 element(s)", "too_small")]
+    expected = " | ".join(f"'{name}'" for name in CHECKS)
+    issues = [
+        issue(path + ["checks", index], f"Invalid enum value. Expected {expected}, received '{check}'",
+              "invalid_enum_value")
+        for index, check in enumerate(checks)
+        if check not in CHECKS
+    ]
+    if not issues and len(set(checks)) != len(checks):
+        issues.append(issue(path + ["checks"], "Duplicate checks are not allowed", "custom"))
+    return issues
+
+
+def check_frequency(item: dict, path: list[Any]) -> list[dict]:
+    if "frequency" not in item:  # documented default (§1.5) although also marked required
+        return []
+    found = expect(item["frequency"], "string", path + ["frequency"])
+    if found:
+        return [found]
+    if item["frequency"].lower() in FREQUENCY_DAYS:  # case-insensitive on input (§1.5)
+        return []
+    expected = " | ".join(f"'{name}'" for name in FREQUENCY_DAYS)
+    message = f"Invalid enum value. Expected {expected}, received '{item['frequency']}'"
+    return [issue(path + ["frequency"], message, "invalid_enum_value")]
+
+
+def check_flags(item: dict, path: list[Any]) -> list[dict]:
+    found = [expect(item[name], "boolean", path + [name])
+             for name in ("run_now", "skip_duplicate") if item.get(name) is not None]
+    if item.get("external_id") is not None:
+        found.append(expect(item["external_id"], "string", path + ["external_id"]))
+    return [one for one in found if one]
+
+
+def check_expires_at(item: dict, path: list[Any], now: int) -> list[dict]:
+    if item.get("expires_at") is None:
+        return []
+    where = path + ["expires_at"]
+    found = expect(item["expires_at"], "string", where)
+    if found:
+        return [found]
+    moment = parse_ms(item["expires_at"])
+    if moment is None:
+        return [issue(where, "Invalid datetime", "invalid_string")]
+    if moment <= now:
+        return [issue(where, "expires_at must be in the future", "custom")]
+    frequency = str(item.get("frequency") or "every_2_weeks").lower()
+    days = FREQUENCY_DAYS.get(frequency, 14)
+    if moment < now + days * DAY_MS:
+        return [issue(where, f"expires_at must be at least {days} days ahead for frequency {frequency}", "custom")]
+    return []
+
+
+def monitoring_issues(item: Any, path: list[Any], now: int) -> list[dict]:
+    if not isinstance(item, dict):
+        return [expect(item, "object", path) or issue(path, "Expected object", "invalid_type")]
+    return (
+        check_website(item, path) + check_checks(item, path) + check_frequency(item, path)
+        + check_flags(item, path) + check_expires_at(item, path, now)
+    )
+
+
+def normalised(item: dict) -> dict[str, Any]:
+    """A validated request item with its defaults filled in."""
+    return {
+        "website": sanitise(item["website"]),
+        "checks": list(item["checks"]),
+        "frequency": str(item.get("frequency") or "every_2_weeks").lower(),
+        "run_now": item.get("run_now") is not False,  # default true (§3)
+        "expires_at": parse_ms(item.get("expires_at")),
+        "external_id": item.get("external_id"),
+        "skip_duplicate": item.get("skip_duplicate") is True,
+    }
+
+
+# ---- cursors ----------------------------------------------------------------------------------
+
+
+def encode_token(customer_id: str, key: tuple[str, ...]) -> str:
+    document = {"customerId": {"S": customer_id}, "sortKey": {"L": [{"S": part} for part in key]}}
+    return base64.b64encode(json.dumps(document, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(customer_id: str, token: str) -> tuple[str, ...]:
+    try:
+        document = json.loads(base64.b64decode(token, validate=True))
+        assert document["customerId"]["S"] == customer_id
+        return tuple(str(part["S"]) for part in document["sortKey"]["L"])
+    except (binascii.Error, ValueError, KeyError, TypeError, AssertionError):
+        raise fail("Invalid next_token") from None
+
+
+def paginate(customer_id: str, rows: list[dict], key: Callable[[dict], tuple[str, ...]], descending: bool,
+             size: int, token: str | None) -> tuple[list[dict], str | None]:
+    """Keyset pages: the token names the last item's sort key, so inserts do not shift pages."""
+    ordered = sorted(rows, key=key, reverse=descending)
+    if token is not None:
+        after = decode_token(customer_id, token)
+        ordered = [row for row in ordered if (key(row) < after if descending else key(row) > after)]
+    page = ordered[:size]
+    return page, encode_token(customer_id, key(page[-1])) if len(ordered) > size else None
+
+
+# ---- the emulator -----------------------------------------------------------------------------
+
+
+class Diligent:
+    def __init__(self, context: Context):
+        self.context = context
+        self._checked: dict | None = None  # the state dict last found complete
+
+    # state --------------------------------------------------------------------------------------
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = self.context.state.setdefault(VENDOR, {})
+        if data is not self._checked:  # first use, or a partial seed: fill in what is missing once
+            data.setdefault("customer_id", self.context.uuid())
+            for name in STATE_KEYS[1:]:
+                data.setdefault(name, {})
+            self._checked = data
+        return data
+
+    def setting(self, name: str, default: str) -> str:
+        return self.data.get("settings", {}).get(name, default)
+
+    @property
+    def camel(self) -> bool:
+        return self.setting("rendering", "snake") == "camel"
+
+    def param(self, request: web.Request, name: str) -> str | None:
+        """A query parameter under the name the emulated generation uses (§1.6)."""
+        names = PARAMS.get(name)
+        return request.query.get(names[1 if self.camel else 0] if names else name)
+
+    @staticmethod
+    def now() -> int:
+        return int(time.time() * 1000)
+
+    # runs ---------------------------------------------------------------------------------------
+
+    def queue_run(self, monitoring: dict, started: int) -> dict:
+        """A run whose outcome and duration are decided now, from the outcome rules."""
+        outcome, seconds = self.context.config.outcome(
+            VENDOR, monitoring["id"], monitoring["website"], monitoring.get("external_id")
+        )
+        run = {
+            "id": self.context.uuid(), "monitoring_id": monitoring["id"], "started_at": started,
+            "execution_time": started + int(seconds * 1000), "outcome": outcome, "alert_ids": [],
+        }
+        if outcome == "alert":
+            run["alert_ids"].append(self.raise_alert(monitoring, run))
+        self.data["executions"][run["id"]] = run
+        monitoring["run_ids"].append(run["id"])
+        return run
+
+    def raise_alert(self, monitoring: dict, run: dict) -> str:
+        alert_id = self.context.uuid()
+        self.data["alerts"][alert_id] = {
+            "id": alert_id, "monitoring_id": monitoring["id"], "execution_result_id": run["id"],
+            "website": monitoring["website"], "external_id": monitoring.get("external_id"),
+            "checks": list(monitoring["checks"]), "execution_time": run["execution_time"],
+            # The variant is fixed when the alert is raised, as a stored rendering would be.
+            "camel": str(monitoring.get("external_id") or "").startswith(CAMEL_PREFIX),
+            "acknowledged_at": None,
+        }
+        return alert_id
+
+    def catch_up(self) -> None:
+        """Queue the scheduled runs that fell due since the last read (no background task)."""
+        now, changed = self.now(), False
+        for monitoring in self.data["monitorings"].values():
+            if monitoring["next_start"] > now:  # the common case: nothing due, decided cheaply
+                continue
+            period = FREQUENCY_DAYS[monitoring["frequency"]] * DAY_MS
+            for _ in range(CATCH_UP_LIMIT):
+                due = monitoring["next_start"]
+                if not monitoring["is_active"] or due > now or due >= monitoring["expires_at"]:
+                    break
+                self.queue_run(monitoring, due)
+                monitoring["next_start"] = due + period
+                changed = True
+        if changed:
+            self.context.saved()
+
+    def listed_runs(self, now: int) -> list[dict]:
+        """Finished runs that produced a result (a failed run lists nothing)."""
+        return [run for run in self.data["executions"].values()
+                if run["execution_time"] <= now and run["outcome"] not in FAILED_OUTCOMES]
+
+    def visible_alerts(self, now: int) -> list[dict]:
+        return [alert for alert in self.data["alerts"].values() if alert["execution_time"] <= now]
+
+    # monitorings --------------------------------------------------------------------------------
+
+    def create(self, spec: dict[str, Any], now: int) -> dict:
+        period = FREQUENCY_DAYS[spec["frequency"]] * DAY_MS
+        monitoring = {
+            "id": self.context.uuid(), "website": spec["website"], "checks": spec["checks"],
+            "frequency": spec["frequency"], "is_active": True,
+            "expires_at": spec["expires_at"] or now + DEFAULT_LIFETIME_MS,
+            "created_at": now, "updated_at": now, "external_id": spec["external_id"],
+            "next_start": now + period, "run_ids": [],
+        }
+        self.data["monitorings"][monitoring["id"]] = monitoring
+        if spec["run_now"]:
+            self.queue_run(monitoring, now)
+        return monitoring
+
+    def is_active(self, monitoring: dict, now: int) -> bool:
+        return monitoring["is_active"] and now < monitoring["expires_at"]
+
+    def active_duplicate(self, website: str, now: int) -> dict | None:
+        key = site_key(website)
+        for monitoring in self.data["monitorings"].values():
+            if self.is_active(monitoring, now) and site_key(monitoring["website"]) == key:
+                return monitoring
+        return None
+
+    def status(self, monitoring: dict, now: int, executions: dict | None = None) -> dict[str, Any]:
+        """What time changes about a monitoring, computed from its runs' timestamps in one pass
+        (a listing computes it for every monitoring, then filters, sorts and renders one page)."""
+        executions = self.data["executions"] if executions is None else executions
+        latest, pending = None, None
+        for run_id in monitoring["run_ids"]:
+            run = executions.get(run_id)
+            if run is None:
+                continue
+            moment = run["execution_time"]
+            if moment > now:
+                pending = moment if pending is None else min(pending, moment)
+            elif latest is None or moment > latest["execution_time"]:
+                latest = run
+        if pending is not None:
+            state = "RUNNING"
+        else:
+            state = "FAILED" if latest and latest["outcome"] in FAILED_OUTCOMES else "IDLE"
+        return {
+            "monitoring": monitoring, "running_state": state, "latest": latest,
+            "last_ms": latest["execution_time"] if latest else None, "pending_ms": pending,
+        }
+
+    def render_monitoring(self, monitoring: dict, now: int, status: dict | None = None) -> dict[str, Any]:
+        status = status or self.status(monitoring, now)
+        latest, pending = status["latest"], status["pending_ms"]
+        return {
+            "id": monitoring["id"],
+            "website": monitoring["website"],
+            "customer_id": self.data["customer_id"],
+            "checks": list(monitoring["checks"]),
+            "frequency": monitoring["frequency"],
+            "is_active": self.is_active(monitoring, now),
+            "running_state": status["running_state"],
+            "next_run_at": iso_ms(pending) if pending else iso_s(monitoring["next_start"]),
+            "expires_at": iso_s(monitoring["expires_at"]),
+            "last_execution": iso_ms(status["last_ms"]),
+            "created_at": iso_s(monitoring["created_at"]),
+            "updated_at": iso_s(monitoring["updated_at"]),
+            "execution_results": self.execution_results(latest),
+            "external_id": monitoring.get("external_id"),
+        }
+
+    @staticmethod
+    def execution_results(run: dict | None) -> list[dict]:
+        # The item shape is unknown (§2); this follows OAS's unreferenced ExecutionResult schema.
+        if run is None:
+            return []
+        status = "FAILED" if run["outcome"] in FAILED_OUTCOMES else "COMPLETED"
+        alerts = [{"id": alert_id} for alert_id in run["alert_ids"]]
+        return [{"executionTime": iso_ms(run["execution_time"]), "status": status, "alerts": alerts}]
+
+    # alerts -------------------------------------------------------------------------------------
+
+    def render_alert(self, alert: dict) -> dict[str, Any]:
+        checks = [
+            {"check": check, "explanation": EXPLANATIONS.get(check, check), "method_used": "AI", "status": "FAILED"}
+            for check in alert["checks"]
+        ]
+        snake = {
+            "id": alert["id"], "monitoring_id": alert["monitoring_id"], "customer_id": self.data["customer_id"],
+            "execution_result_id": alert["execution_result_id"], "website": alert["website"],
+            "failed_checks": checks, "execution_time": iso_ms(alert["execution_time"]),
+            "created_at": iso_ms(alert["execution_time"]), "acknowledged_at": iso_ms(alert["acknowledged_at"]),
+            "external_id": alert["external_id"],
+        }
+        return camel_alert(snake) if alert["camel"] or self.camel else snake
+
+
+def camel_alert(alert: dict[str, Any]) -> dict[str, Any]:
+    """The older camelCase rendering of an alert (§1.6); ``acknowledged_at`` was snake there too."""
+    names = {"monitoring_id": "monitoringId", "customer_id": "customerId", "execution_result_id": "executionResultId",
+             "failed_checks": "failedChecks", "execution_time": "executionTime", "created_at": "createdAt",
+             "external_id": "externalId"}
+    out = {names.get(key, key): value for key, value in alert.items()}
+    out["failedChecks"] = [
+        {"check": c["check"], "explanation": c["explanation"], "methodUsed": c["method_used"], "status": c["status"]}
+        for c in alert["failed_checks"]
+    ]
+    return out
+
+
+# ---- request parsing ----------------------------------------------------------------------------
+
+
+async def read_json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise fail("Request body must be valid JSON") from None
+
+
+def page_size(raw: str | None, name: str, errors_shape: bool = False) -> int:
+    if raw is None:
+        return 10
+    if raw.strip().isdigit() and 1 <= int(raw) <= 100:
+        return int(raw)
+    message = f"{name} must be a positive integer between 1 and 100"
+    if errors_shape:
+        raise ApiFailure(400, {"errors": [issue([name], message, "invalid_type")]})
+    raise fail(message)
+
+
+def choice(raw: str | None, allowed: tuple[str, ...], name: str, default: str) -> str:
+    if raw is None:
+        return default
+    if raw not in allowed:
+        raise fail(f"{name} must be one of {', '.join(allowed)}")
+    return raw
+
+
+# ---- handlers -----------------------------------------------------------------------------------
+
+
+def routes(api: Diligent) -> list[web.RouteDef]:
+    context = api.context
+
+    async def create_monitoring(request: web.Request) -> web.Response:
+        body, now = await read_json(request), api.now()
+        issues = monitoring_issues(body, [], now)
+        if issues:
+            return json_reply({"errors": issues}, 400)
+        spec = normalised(body)
+        if unsafe_host(spec["website"]):
+            raise fail("URL validation failed")
+        existing = api.active_duplicate(spec["website"], now)
+        if existing is not None:
+            if not spec["skip_duplicate"]:
+                raise fail("monitor already exists")
+            return json_reply(api.render_monitoring(existing, now), 200)
+        monitoring = api.create(spec, now)
+        context.saved()
+        return json_reply(api.render_monitoring(monitoring, now), 201)
+
+    async def bulk_create(request: web.Request) -> web.Response:
+        body, now = await read_json(request), api.now()
+        specs = bulk_specs(body, now)
+        skip = any(spec["skip_duplicate"] for spec in specs)
+        duplicates = bulk_duplicates(api, specs, now)
+        if duplicates and not skip:  # all-or-nothing unless an item asks to skip (§4)
+            raise fail("Duplicate websites found", duplicates=duplicates)
+        skipped = {entry["index"] for entry in duplicates}
+        created = [api.create(spec, now) for index, spec in enumerate(specs) if index not in skipped]
+        context.saved()
+        items = [api.render_monitoring(monitoring, now) for monitoring in created]
+        return json_reply({"is_successful": True, "items": items, "duplicates": duplicates or None}, 200)
+
+    async def list_monitorings(request: web.Request) -> web.Response:
+        query = monitoring_query(api, request)
+        api.catch_up()
+        now = api.now()
+        executions = api.data["executions"]
+        rows = [api.status(m, now, executions) for m in api.data["monitorings"].values()]
+        rows = [row for row in rows if query["keep"](row)]
+
+        def render(chosen: list[dict]) -> list[dict]:
+            return [api.render_monitoring(row["monitoring"], now, row) for row in chosen]
+
+        if api.setting("monitorings_listing", "object") == "array":  # OAS 200 schema: one bare array
+            return json_reply(render(sorted(rows, key=query["key"], reverse=query["descending"])))
+        page, token = paginate(api.data["customer_id"], rows, query["key"], query["descending"],
+                               query["size"], request.query.get("next_token"))
+        return json_reply({"items": render(page), "next_token": token})
+
+    async def deactivate(request: web.Request) -> web.Response:
+        monitoring = api.data["monitorings"].get(request.match_info["id"])
+        if monitoring is None:
+            raise fail("Monitoring not found", 404)
+        now = api.now()
+        if not api.is_active(monitoring, now):
+            return web.Response(status=200)  # already inactive: 200 with no body (§7)
+        monitoring["is_active"], monitoring["updated_at"] = False, now
+        context.saved()
+        return web.Response(status=204)
+
+    async def list_executions(request: web.Request) -> web.Response:
+        start, end = execution_window(request, api.now())
+        size = page_size(request.query.get("page_size"), "page_size")
+        api.catch_up()
+        rows = [run for run in api.listed_runs(api.now()) if start <= run["execution_time"] <= end]
+        page, token = paginate(api.data["customer_id"], rows, time_key, True, size, request.query.get("next_token"))
+        return json_reply({"items": [render_execution(api, run) for run in page], "next_token": token})
+
+    async def list_alerts(request: web.Request) -> web.Response:
+        keep, size = alert_query(api, request)
+        api.catch_up()
+        visible = api.visible_alerts(api.now())
+        rows = [alert for alert in visible if keep(alert)]
+        page, token = paginate(api.data["customer_id"], rows, time_key, True, size, request.query.get("next_token"))
+        count = sum(1 for alert in visible if alert["acknowledged_at"] is None)
+        count_key = "unacknowledgedCount" if api.camel else "unacknowledged_count"
+        return json_reply({"items": [api.render_alert(a) for a in page], count_key: count, "next_token": token})
+
+    async def acknowledge(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        id_name = "alertId" if api.camel else "alert_id"
+        alert_id, everything = ack_target(body, id_name)
+        api.catch_up()
+        now = api.now()
+        if everything:
+            return json_reply(acknowledge_all(api, now))
+        alert = api.data["alerts"].get(alert_id)
+        if alert is None or alert["execution_time"] > now:
+            raise fail("Alert not found", 404)
+        if alert["acknowledged_at"] is None:  # re-acknowledging keeps the first time
+            alert["acknowledged_at"] = now
+            context.saved()
+        return json_reply({"success": True, "message": "Alert acknowledged"})
+
+    return [
+        web.post("/monitorings", create_monitoring),
+        web.post("/monitorings/bulk-create", bulk_create),
+        web.get("/monitorings", list_monitorings),
+        web.delete("/monitorings/{id}/deactivate", deactivate),
+        web.get("/monitoring-executions", list_executions),
+        web.get("/monitoring-alerts", list_alerts),
+        web.post("/monitoring-alerts/acknowledge", acknowledge),
+    ]
+
+
+def time_key(row: dict) -> tuple[str, str]:
+    # Zero-padded ms: ordered like the times, and far cheaper than formatting every row.
+    return f"{row['execution_time']:015d}", row["id"]
+
+
+def render_execution(api: Diligent, run: dict) -> dict[str, Any]:
+    monitoring = api.data["monitorings"].get(run["monitoring_id"], {})
+    return {
+        "id": run["id"], "monitoring_id": run["monitoring_id"], "website": monitoring.get("website"),
+        "execution_time": iso_ms(run["execution_time"]), "external_id": monitoring.get("external_id"),
+        "alert_count": len(run["alert_ids"]),
+    }
+
+
+def bulk_specs(body: Any, now: int) -> list[dict]:
+    if not isinstance(body, list):
+        raise ApiFailure(400, {"errors": [expect(body, "array", []) or issue([], "Expected array", "invalid_type")]})
+    if not 1 <= len(body) <= BULK_LIMIT:
+        code, bound = ("too_small", "at least 1") if not body else ("too_big", f"at most {BULK_LIMIT}")
+        raise ApiFailure(400, {"errors": [issue([], f"Array must contain {bound} element(s)", code)]})
+    issues = [found for index, item in enumerate(body) for found in monitoring_issues(item, [index], now)]
+    if issues:
+        raise ApiFailure(400, {"errors": issues})
+    specs = [normalised(item) for item in body]
+    unsafe = [index for index, spec in enumerate(specs) if unsafe_host(spec["website"])]
+    if unsafe:
+        raise fail("URL validation failed", invalid=[{"website": specs[i]["website"], "index": i} for i in unsafe])
+    return specs
+
+
+def bulk_duplicates(api: Diligent, specs: list[dict], now: int) -> list[dict]:
+    """Items repeating an earlier item of the request, or an active monitoring (§4)."""
+    seen: set[str] = set()
+    duplicates = []
+    for index, spec in enumerate(specs):
+        key = site_key(spec["website"])
+        if key in seen or api.active_duplicate(spec["website"], now) is not None:
+            duplicates.append({"website": spec["website"], "index": index})
+        seen.add(key)
+    return duplicates
+
+
+def monitoring_query(api: Diligent, request: web.Request) -> dict[str, Any]:
+    size_name = PARAMS["page_size"][1 if api.camel else 0]
+    size = page_size(request.query.get(size_name), size_name)
+    sort_by = choice(api.param(request, "sort_by"), SORT_BY, "sort_by", "last_execution")
+    direction = choice(api.param(request, "sort_direction"), ("asc", "desc"), "sort_direction", "desc")
+    state, website = request.query.get("state"), request.query.get("website")
+    if state is not None and website is not None:
+        raise fail("state and website cannot be used together")
+    wanted_state = None if state is None else state.strip().upper()
+    wanted_site = None if website is None else site_key(website)
+
+    def keep(row: dict) -> bool:
+        if wanted_state is not None and row["running_state"] != wanted_state:
+            return False
+        return wanted_site is None or site_key(row["monitoring"]["website"]) == wanted_site
+
+    key = partial(monitoring_sort_key, sort_by)
+    return {"size": size, "keep": keep, "key": key, "descending": direction == "desc"}
+
+
+def monitoring_sort_key(sort_by: str, row: dict) -> tuple[str, str]:
+    """Strings only, so the key fits in a cursor; times as zero-padded ms compare in time order,
+    and a monitoring that never ran sorts as the oldest."""
+    monitoring = row["monitoring"]
+    if sort_by == "last_execution":
+        value = "" if row["last_ms"] is None else f"{row['last_ms']:015d}"
+    elif sort_by == "next_run":
+        value = f"{row['pending_ms'] or monitoring['next_start']:015d}"
+    elif sort_by == "state":
+        value = row["running_state"]
+    else:
+        value = monitoring[sort_by]  # website or id
+    return value, monitoring["id"]
+
+
+def execution_window(request: web.Request, now: int) -> tuple[int, int]:
+    """[from, to] in ms: to defaults to now, from to 30 days before to; at most 60 days (§8)."""
+    raw_from, raw_to = request.query.get("from"), request.query.get("to")
+    end = now if raw_to is None else parse_ms(raw_to)
+    if end is None:
+        raise fail("to must be an ISO 8601 date-time")
+    start = end - DEFAULT_WINDOW_MS if raw_from is None else parse_ms(raw_from)
+    if start is None:
+        raise fail("from must be an ISO 8601 date-time")
+    if start > end:
+        raise fail("from must be before to")
+    if end - start > MAX_WINDOW_MS:
+        raise fail("The time window between from and to cannot exceed 60 days")
+    return start, end
+
+
+def alert_query(api: Diligent, request: web.Request) -> tuple[Callable[[dict], bool], int]:
+    size_name = PARAMS["page_size"][1 if api.camel else 0]
+    size = page_size(request.query.get(size_name), size_name, errors_shape=True)
+    only_open = bool_param(api.param(request, "only_unacknowledged"), PARAMS["only_unacknowledged"][api.camel])
+    done = bool_param(request.query.get("acknowledged"), "acknowledged")
+    after = time_param(api.param(request, "execution_time_after"), PARAMS["execution_time_after"][api.camel])
+    before = time_param(api.param(request, "execution_time_before"), PARAMS["execution_time_before"][api.camel])
+
+    def keep(alert: dict) -> bool:
+        is_done = alert["acknowledged_at"] is not None
+        if (only_open and is_done) or (done is not None and is_done != done):
+            return False
+        moment = alert["execution_time"]
+        return (after is None or moment >= after) and (before is None or moment <= before)
+
+    return keep, size
+
+
+def bool_param(raw: str | None, name: str) -> bool | None:
+    """OAS types these as the strings "true"/"false" (§9)."""
+    if raw is None:
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    message = f"Invalid enum value. Expected 'true' | 'false', received '{raw}'"
+    raise ApiFailure(400, {"errors": [issue([name], message, "invalid_enum_value")]})
+
+
+def time_param(raw: str | None, name: str) -> int | None:
+    if raw is None:
+        return None
+    moment = parse_ms(raw)
+    if moment is None:
+        raise ApiFailure(400, {"errors": [issue([name], "Invalid datetime", "invalid_string")]})
+    return moment
+
+
+def ack_target(body: Any, id_name: str) -> tuple[str | None, bool]:
+    """(alert id, all): exactly one of them (§10)."""
+    if not isinstance(body, dict):
+        raise fail("Request body must be a JSON object")
+    alert_id = body.get(id_name, body.get("alert_id"))
+    everything = body.get("all")
+    if (alert_id is None) == (everything is None) or everything is False:
+        raise fail(f"Either {id_name} OR all must be provided, but not both")
+    if everything is not None and everything is not True:
+        raise fail("all must be a boolean")
+    if alert_id is not None and (not isinstance(alert_id, str) or not alert_id.strip()):
+        raise fail(f"{id_name} must be a non-empty string")
+    return alert_id, everything is True
+
+
+def acknowledge_all(api: Diligent, now: int) -> dict[str, Any]:
+    opened = [alert for alert in api.visible_alerts(now) if alert["acknowledged_at"] is None]
+    for alert in opened:
+        alert["acknowledged_at"] = now
+    if opened:
+        api.context.saved()
+    reply: dict[str, Any] = {"success": True, "message": f"{len(opened)} alerts acknowledged"}
+    if api.camel:
+        reply["updatedCount"] = len(opened)  # the camelCase example (§10)
+    else:
+        reply["unacknowledged_count"] = 0  # OAS's field: what is left unacknowledged
+    return reply
+
+
+def guard(api: Diligent) -> Callable:
+    """Auth on every request, then the vendor's error shape for every failure."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
+        key = request.headers.get("X-API-KEY")
+        if key != api.context.config.api_key:
+            return json_reply({"error": "Missing API key" if key is None else "Invalid API key"}, 401)
+        try:
+            return await handler(request)
+        except ApiFailure as failure:
+            return json_reply(failure.body, failure.status)
+        except web.HTTPException as exc:  # unknown route, wrong method: still the vendor shape
+            if exc.status < 400:
+                raise
+            return json_reply({"error": exc.reason}, exc.status)
+
+    return middleware
+
+
+def create_app(context: Context) -> web.Application:
+    api = Diligent(context)
+    app = web.Application(middlewares=[guard(api)])
+    app.add_routes(routes(api))
+    return app

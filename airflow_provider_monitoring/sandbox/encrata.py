@@ -1,0 +1,680 @@
+"""Emulator of the Encrata monitor API (see /work/shared/api/encrata.md), mounted under ``/encrata``.
+
+What is served, under BOTH path families ``/api/...`` (the endpoint pages) and ``/api/agent/...``
+(the index, the pagination page and the vendor SDKs), including the operations the docs show under
+one family only (PATCH and CSV download also answer on ``/api/agent``, get and delete on ``/api``):
+
+- ``GET|POST /monitors``, ``GET|PATCH|DELETE /monitors/{id}``, ``POST /monitors/{id}/run``,
+  ``GET /monitors/{id}/runs``, ``GET /monitors/{id}/runs/{run_id}/results`` and its
+  ``/results/download`` (``text/csv``), ``GET /monitoring/runs`` and ``GET /monitoring/results``
+  (both filter by ``type``; results also by ``changes_only``); ``GET /api/health`` (no auth).
+- Auth: ``Authorization: Bearer <SandboxConfig.api_key>`` on every other request, else 401.
+- Errors: ``{"error": "..."}`` on ``/api/...`` paths, ``{"c": <status>, "m": "..."}`` on
+  ``/api/agent/...`` paths; 400 for validation, 401, 402 (credits), 404 (unknown id or path), 405.
+- Create validates ``name``, ``monitor_type``, ``emails`` (email monitors) / ``targets`` (others),
+  ``frequency``, ``change_detection``, ``data_source_type``/``data_source_ref`` and answers 201.
+  PATCH takes ``name``, ``frequency``, ``change_detection``, ``status`` (``active``/``paused``) and
+  ``tracked_fields`` as a JSON-encoded *string* (the documented form); anything else is a 400.
+- Runs: a trigger answers 202 ``{"run_id", "status": "running", "message"}`` (paused monitors
+  are triggered too; a second trigger while a run is in progress starts a second run). A run is
+  ``pending`` for the first quarter of its duration, then ``running``, then its outcome. The outcome
+  and the duration come from ``SandboxConfig.outcome("encrata", monitor id, name, *targets)`` when
+  the run is created and are stored on the run; the status is computed from timestamps on every read.
+  Outcomes: ``success`` (default), ``completed`` (the other documented success word), ``failed``,
+  or any other string, which is reported as-is (to test fail-closed waits). Runs are listed newest
+  first. Only ``success``/``completed`` runs have results.
+- Results: one record per target, ``email`` = the target, ``data`` = a small dict per monitor
+  type, ``changes`` = ``{field: {"old", "new"}}`` for about a third of the targets and null for the
+  rest, decided by a hash of the target (``target_profile``), so the same target always behaves the
+  same; ``tracked_fields`` (when not empty) limits which fields count as changes.
+- Pagination: ``limit`` (default 20, values above 100 are clamped to 100) and ``offset`` with
+  ``total``.
+
+Documented variants and how to produce them (no config knob or query parameter changes the API):
+
+- List monitors: a bare array on ``/api/monitors``, ``{"monitors": [...]}`` on
+  ``/api/agent/monitors`` (pick the family with the connection extra ``api_prefix``).
+- Run results: a bare array of every record on ``/api/...`` when neither ``limit`` nor ``offset``
+  is sent (the endpoint page); ``{"results": [...], "total": N}`` otherwise and always on
+  ``/api/agent`` (the pagination page). ``EncrataHook`` always sends limit/offset, so it gets the
+  wrapped form; a plain ``curl`` of the ``/api`` path gets the bare array.
+- Error shapes: by path family, as above.
+- Run status ``completed`` instead of ``success``: an ``OutcomeRule("encrata", match, "completed")``.
+- The rest are toggles in the vendor state, ``state["encrata"]["variants"]``, read on every
+  request, so they can be seeded through the sandbox state file (``SandboxConfig.state_file``,
+  ``{"encrata": {"variants": {...}}}``) or changed in a running sandbox's state:
+  ``id_style`` ``"uuid"`` (default) | ``"prefixed"`` (``mon_...``/``run_...`` ids, as the
+  pagination page and the SDK README show); ``trigger_status`` ``"running"`` (default) |
+  ``"queued"`` (the SDK mock's trigger answer); ``changes_style`` ``"object"`` (default,
+  ``{"old","new"}``) | ``"pair"`` (``[old, new]``, the SDK mock); ``delete_status`` ``204``
+  (default, empty body) | ``200`` (a ``{"status": "deleted", "id"}`` body).
+- Credits: ``state["encrata"]["credits"]`` is the balance; null or absent (the default) means
+  unlimited. With a number, a trigger costing more than the balance (1 credit per target) answers
+  402 ``Insufficient credits``, and each accepted trigger is deducted.
+- Contact lists (``data_source_type: "list"``) are not served as endpoints; seed them as
+  ``state["encrata"]["lists"] = {"<list id>": {"name", "list_type", "targets": [...]}}``. A
+  monitor created from an unknown list id gets a 400.
+
+State layout (JSON only, saved after every change): ``monitors`` {id: monitor fields plus
+``targets`` and ``created_ts``}, ``runs`` {id: run record with ``outcome``, ``seconds``,
+``created_ts``, a ``seq`` number and a snapshot of the monitor's targets and type}, ``variants``,
+``credits``, ``lists``.
+
+Not emulated: scheduled runs (``next_run_at`` is computed, never acted upon), webhooks, rate
+limiting and its ``X-RateLimit-*`` headers, contact list and account endpoints, the compact-key
+``/v1/agent/lookup`` API, workspaces (one API key sees everything). Faults (429, 5xx, slow
+replies) come from the shared fault middleware, which answers ``{"error": ...}`` on both families.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import ipaddress
+import json
+import re
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from aiohttp import web
+
+from airflow_provider_monitoring.sandbox.core import Context, json_reply
+
+VENDOR = "encrata"
+PREFIXES = ("/api", "/api/agent")
+
+MONITOR_TYPES = ("email", "phone", "domain", "ip", "company", "darkweb")
+FREQUENCIES = ("weekly", "biweekly", "monthly", "quarterly")
+FREQUENCY_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 91}
+CHANGE_DETECTIONS = ("diff_only", "full_refresh")
+DATA_SOURCE_TYPES = ("csv", "list")
+SETTABLE_STATUSES = ("active", "paused")
+UPDATABLE_FIELDS = ("name", "frequency", "change_detection", "status", "tracked_fields")
+# The Update page's list; it names person fields only, so it is enforced for email monitors alone.
+EMAIL_TRACKED_FIELDS = (
+    "first_name", "last_name", "company", "job_role", "city", "country", "bio", "industry", "education", "validity",
+)
+SUCCESS_OUTCOMES = ("success", "completed")
+PENDING_SHARE = 0.25  # the first quarter of a run's duration reads "pending", the rest "running"
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+DAY = 86400.0
+
+MONITOR_FIELDS = (
+    "id", "name", "monitor_type", "frequency", "change_detection", "status", "tracked_fields", "email_count",
+    "last_run_at", "next_run_at", "created_at", "data_source_type", "data_source_ref",
+)
+# Per-monitor run listings leave these out (quirk 11.10); the all-runs listing has them.
+LONG_RUN_FIELDS = ("monitor_id", "monitor_name", "created_at")
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 ().-]{5,}$")
+RESULT_NAMESPACE = uuid.UUID("5f1c6a52-3e0d-4a8e-9b8e-6c1d2f7e0a11")
+
+
+class ApiFailure(Exception):
+    """An error answer, shaped by the middleware for the request's path family."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# ---- errors and auth --------------------------------------------------------------------------
+
+
+def is_agent(request: web.Request) -> bool:
+    # raw_path keeps ids percent-encoded, so only the route itself can hold "/api/agent".
+    path = request.raw_path.split("?", 1)[0]
+    return re.search(r"/api/agent(/|$)", path) is not None
+
+
+def error_reply(request: web.Request, status: int, message: str) -> web.Response:
+    body = {"c": status, "m": message} if is_agent(request) else {"error": message}
+    return json_reply(body, status)
+
+
+def authorised(request: web.Request, api_key: str) -> bool:
+    return request.headers.get("Authorization", "") == f"Bearer {api_key}"
+
+
+def vendor_middleware(context: Context):
+    @web.middleware
+    async def vendor_errors(request: web.Request, handler):
+        if not request.path.endswith("/api/health") and not authorised(request, context.config.api_key):
+            # The two documented 401 texts, one per family (Errors page / agent example).
+            return error_reply(request, 401, "bad key" if is_agent(request) else "unauthorized")
+        try:
+            return await handler(request)
+        except ApiFailure as failure:
+            return error_reply(request, failure.status, failure.message)
+        except web.HTTPException as exc:
+            # aiohttp's own 404 (no such route) and 405 (wrong method), in the vendor's shape too.
+            if exc.status < 400:
+                raise
+            return error_reply(request, exc.status, exc.reason.lower())
+
+    return vendor_errors
+
+
+# ---- request parsing --------------------------------------------------------------------------
+
+
+async def json_body(request: web.Request, required: bool = True) -> dict:
+    if not request.can_read_body:
+        if required:
+            raise ApiFailure(400, "a JSON body is required")
+        return {}
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ApiFailure(400, "invalid JSON body") from None
+    if not isinstance(body, dict):
+        raise ApiFailure(400, "the body must be a JSON object")
+    return body
+
+
+def int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiFailure(400, f"{name} must be an integer, got {raw!r}") from None
+
+
+def page_params(request: web.Request) -> tuple[int, int]:
+    limit, offset = int_param(request, "limit", DEFAULT_LIMIT), int_param(request, "offset", 0)
+    if limit < 1 or offset < 0:
+        raise ApiFailure(400, "limit must be at least 1 and offset at least 0")
+    # Over the documented maximum is clamped, not refused (the docs leave it open).
+    return min(limit, MAX_LIMIT), offset
+
+
+def bool_param(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "false").strip().lower()
+    if raw not in ("true", "false", "1", "0", ""):
+        raise ApiFailure(400, f"{name} must be true or false, got {raw!r}")
+    return raw in ("true", "1")
+
+
+def type_param(request: web.Request) -> str | None:
+    value = request.query.get("type") or None
+    if value is not None and value not in MONITOR_TYPES:
+        raise ApiFailure(400, f"type must be one of {', '.join(MONITOR_TYPES)}")
+    return value
+
+
+def page(key: str, items: list, limit: int, offset: int) -> dict:
+    return {key: items[offset:offset + limit], "total": len(items)}
+
+
+# ---- create / update validation ---------------------------------------------------------------
+
+
+def pick_choice(body: dict, key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+    """``body[key]`` if allowed; absent or null means ``default`` (a 400 when there is none)."""
+    value = body.get(key)
+    if value is None:
+        value = default
+    if value not in allowed:
+        raise ApiFailure(400, f"{key} must be one of {', '.join(allowed)}")
+    return value
+
+
+def valid_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ApiFailure(400, "name is required and must be a non-empty string")
+    return value
+
+
+def valid_target(monitor_type: str, target: str) -> bool:
+    if monitor_type == "email":
+        return EMAIL_RE.match(target) is not None
+    if monitor_type == "domain":
+        return DOMAIN_RE.match(target) is not None
+    if monitor_type == "phone":
+        return PHONE_RE.match(target) is not None
+    if monitor_type == "ip":
+        try:
+            ipaddress.ip_address(target)
+        except ValueError:
+            return False
+    return True
+
+
+def given_targets(body: dict, monitor_type: str, required: bool) -> list[str]:
+    """The targets in the body: ``emails`` for email monitors, ``targets`` for the others."""
+    field, other = ("emails", "targets") if monitor_type == "email" else ("targets", "emails")
+    if body.get(other) is not None:
+        raise ApiFailure(400, f"a {monitor_type} monitor takes its targets in '{field}', not '{other}'")
+    values = body.get(field)
+    if values is None:
+        if required:
+            raise ApiFailure(400, f"{field} is required for a {monitor_type} monitor")
+        return []
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ApiFailure(400, f"{field} must be a non-empty array of strings")
+    bad = [value for value in values if not valid_target(monitor_type, value.strip())]
+    if bad:
+        raise ApiFailure(400, f"invalid {monitor_type} target(s) in {field}: {', '.join(bad[:5])}")
+    return [value.strip() for value in values]
+
+
+def list_targets(store: dict, body: dict) -> list[str]:
+    ref = body.get("data_source_ref")
+    if not isinstance(ref, str) or not ref.strip():
+        raise ApiFailure(400, "data_source_ref (a contact list id) is required when data_source_type is 'list'")
+    contact_list = store["lists"].get(ref)
+    if contact_list is None:
+        raise ApiFailure(400, f"contact list {ref!r} not found")
+    return [str(target) for target in contact_list.get("targets", [])]
+
+
+def creation_fields(store: dict, body: dict) -> dict:
+    """The validated monitor fields of a create body, with its de-duplicated ``targets``."""
+    name = valid_name(body.get("name"))
+    monitor_type = pick_choice(body, "monitor_type", MONITOR_TYPES, "email")
+    source = pick_choice(body, "data_source_type", DATA_SOURCE_TYPES, "csv")
+    from_list = source == "list"
+    if not from_list and body.get("data_source_ref") is not None:
+        raise ApiFailure(400, "data_source_ref is only used with data_source_type 'list'")
+    targets = given_targets(body, monitor_type, required=not from_list)
+    if from_list:
+        targets += list_targets(store, body)
+    return {
+        "name": name,
+        "monitor_type": monitor_type,
+        "frequency": pick_choice(body, "frequency", FREQUENCIES, "monthly"),
+        "change_detection": pick_choice(body, "change_detection", CHANGE_DETECTIONS, "diff_only"),
+        "data_source_type": source,
+        "data_source_ref": body.get("data_source_ref") if from_list else None,
+        "targets": list(dict.fromkeys(targets)),  # duplicates ignored, first order kept
+    }
+
+
+def tracked_fields_of(value: Any, monitor_type: str) -> list[str]:
+    """The documented request form is a JSON array serialised into a string (quirk 11.6)."""
+    if not isinstance(value, str):
+        raise ApiFailure(400, 'tracked_fields must be a JSON-encoded string, e.g. "[\\"company\\"]"')
+    try:
+        names = json.loads(value)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ApiFailure(400, "tracked_fields must encode a JSON array of field names")
+    unknown = [name for name in names if name not in EMAIL_TRACKED_FIELDS]
+    if monitor_type == "email" and unknown:
+        raise ApiFailure(400, f"unknown tracked_fields: {', '.join(unknown)}")
+    return names
+
+
+def update_fields(body: dict, monitor: dict) -> dict:
+    if not body:
+        raise ApiFailure(400, "nothing to update")
+    fixed = [key for key in body if key not in UPDATABLE_FIELDS]
+    if fixed:
+        raise ApiFailure(400, f"cannot update {', '.join(fixed)}; allowed: {', '.join(UPDATABLE_FIELDS)}")
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = valid_name(body["name"])
+    for key, allowed in (("frequency", FREQUENCIES), ("change_detection", CHANGE_DETECTIONS),
+                         ("status", SETTABLE_STATUSES)):
+        if key in body:
+            changes[key] = pick_choice(body, key, allowed)
+    if "tracked_fields" in body:
+        changes["tracked_fields"] = tracked_fields_of(body["tracked_fields"], monitor["monitor_type"])
+    return changes
+
+
+# ---- synthetic enrichment ---------------------------------------------------------------------
+
+FIRST_NAMES = ("Ada", "Grace", "Linus", "Satya", "Margaret", "Alan", "Barbara", "Ken")
+LAST_NAMES = ("Lovelace", "Hopper", "Torvalds", "Nadella", "Hamilton", "Turing", "Liskov", "Thompson")
+COMPANIES = ("Microsoft", "Acme Corp", "Globex", "Initech", "Umbrella", "Stark Industries")
+CITIES = (("Seattle", "US"), ("London", "GB"), ("Berlin", "DE"), ("Paris", "FR"), ("Toronto", "CA"))
+# The field that changes for each monitor type, with the values it takes.
+CHANGING = {
+    "email": ("job_role", ("CTO", "CEO", "VP Engineering", "Head of Data", "Staff Engineer", "CFO")),
+    "phone": ("carrier", ("Verizon", "AT&T", "T-Mobile", "Vodafone", "Orange")),
+    "domain": ("registrar", ("Cloudflare, Inc.", "GoDaddy", "Namecheap", "Gandi SAS", "MarkMonitor Inc.")),
+    "ip": ("isp", ("Comcast", "Hetzner Online", "OVH SAS", "DigitalOcean", "Amazon.com")),
+    "company": ("employee_count", ("1-10", "11-50", "51-200", "201-1000", "1001-5000")),
+    "darkweb": ("severity", ("low", "medium", "high", "critical")),
+}
+
+
+def base_data(monitor_type: str, target: str, digest: bytes) -> dict:
+    city, country = CITIES[digest[3] % len(CITIES)]
+    if monitor_type == "email":
+        return {"first_name": FIRST_NAMES[digest[4] % 8], "last_name": LAST_NAMES[digest[5] % 8],
+                "company": COMPANIES[digest[6] % len(COMPANIES)], "city": city, "country": country}
+    if monitor_type == "phone":
+        return {"phone": target, "valid": True, "line_type": ("mobile", "landline", "voip")[digest[4] % 3],
+                "country": country}
+    if monitor_type == "domain":
+        return {"expiry": f"20{27 + digest[4] % 3}-0{1 + digest[5] % 9}-15",
+                "nameservers": [f"ns{n}.{target}" for n in (1, 2)]}
+    if monitor_type == "ip":
+        return {"ip_address": target, "location": {"city": city, "country": country},
+                "threat_score": digest[4] % 100}
+    if monitor_type == "company":
+        return {"company": target, "industry": ("Software", "Retail", "Finance", "Energy")[digest[4] % 4],
+                "location": city}
+    return {"query": target, "result_count": digest[4] % 20,
+            "sources": [f"forum-{digest[5] % 9}", f"paste-{digest[6] % 9}"]}
+
+
+@lru_cache(maxsize=8192)
+def target_profile(monitor_type: str, target: str) -> tuple[dict, dict | None]:
+    """``(data, changes)`` for one target: the same every time, so tests can rely on it.
+
+    A target has a change when the first byte of its hash is a multiple of 3 (about a third).
+    The returned dicts are shared (cached): callers must not mutate them.
+    """
+    digest = hashlib.sha256(f"{monitor_type}:{target}".encode()).digest()
+    field, values = CHANGING[monitor_type]
+    new, old = values[digest[1] % len(values)], values[(digest[1] + 1) % len(values)]
+    data = {**base_data(monitor_type, target, digest), field: new}
+    changes = {field: {"old": old, "new": new}} if digest[0] % 3 == 0 else None
+    return data, changes
+
+
+def target_result(run: dict, target: str) -> tuple[dict, dict | None]:
+    """A target's ``(data, changes)`` in one run: changes outside ``tracked_fields`` (when the run's
+    monitor tracked some) do not count."""
+    data, changes = target_profile(run["monitor_type"], target)
+    tracked = run.get("tracked_fields") or []
+    if changes and tracked:
+        changes = {key: value for key, value in changes.items() if key in tracked} or None
+    return data, changes
+
+
+def changed_count(run: dict) -> int:
+    return sum(1 for target in run["targets"] if target_result(run, target)[1])
+
+
+# ---- the API ----------------------------------------------------------------------------------
+
+
+class EncrataApi:
+    """Handlers over ``context.state["encrata"]``; every status is derived from timestamps when read."""
+
+    def __init__(self, context: Context):
+        self.context = context
+
+    @property
+    def store(self) -> dict:
+        store = self.context.state.setdefault(VENDOR, {})
+        for key in ("monitors", "runs", "variants", "lists"):
+            store.setdefault(key, {})
+        return store
+
+    def variant(self, name: str, default: Any) -> Any:
+        return self.store["variants"].get(name, default)
+
+    def new_id(self, kind: str) -> str:
+        if self.variant("id_style", "uuid") == "prefixed":
+            return f"{kind}_{uuid.uuid4().hex[:24]}"
+        return self.context.uuid()
+
+    # ---- lookups and views
+
+    def monitor(self, request: web.Request) -> dict:
+        monitor = self.store["monitors"].get(request.match_info["monitor_id"])
+        if monitor is None:
+            raise ApiFailure(404, "monitor not found")
+        return monitor
+
+    def run(self, request: web.Request, monitor: dict) -> dict:
+        run = self.store["runs"].get(request.match_info["run_id"])
+        if run is None or run["monitor_id"] != monitor["id"]:
+            raise ApiFailure(404, "run not found")
+        return run
+
+    def runs_newest_first(self, monitor_id: str | None = None, monitor_type: str | None = None) -> list[dict]:
+        runs = [
+            run for run in self.store["runs"].values()
+            if (monitor_id is None or run["monitor_id"] == monitor_id)
+            and (monitor_type is None or run["monitor_type"] == monitor_type)
+        ]
+        return sorted(runs, key=lambda run: (run["created_ts"], run.get("seq", 0)), reverse=True)
+
+    def phase(self, run: dict) -> tuple[str, float | None, float | None]:
+        """``(status, started_ts, completed_ts)`` of a run at this moment."""
+        created, seconds = run["created_ts"], max(0.0, float(run["seconds"]))
+        started = created + seconds * PENDING_SHARE
+        now = self.context.now()
+        if now >= created + seconds:
+            return run["outcome"], started, created + seconds
+        if now >= started:
+            return "running", started, None
+        return "pending", None, None
+
+    def run_view(self, run: dict, long_form: bool) -> dict:
+        status, started, completed = self.phase(run)
+        succeeded = status in SUCCESS_OUTCOMES
+        view = {
+            "id": run["id"],
+            "status": status,
+            "total_records": len(run["targets"]) if succeeded else 0,
+            "changes_detected": changed_count(run) if succeeded else 0,
+            "credits_used": run.get("credits", len(run["targets"])),
+            "started_at": None if started is None else self.context.iso(started),
+            "completed_at": None if completed is None else self.context.iso(completed),
+        }
+        if long_form:
+            view.update(monitor_id=run["monitor_id"], monitor_name=run["monitor_name"],
+                        created_at=self.context.iso(run["created_ts"]))
+        return view
+
+    def monitor_view(self, monitor: dict) -> dict:
+        view = {key: monitor.get(key) for key in MONITOR_FIELDS}
+        finished = [done for _, _, done in map(self.phase, self.runs_newest_first(monitor["id"])) if done]
+        view["last_run_at"] = self.context.iso(max(finished)) if finished else None
+        view["next_run_at"] = self.next_run_at(monitor)
+        view["created_at"] = self.context.iso(monitor["created_ts"])
+        view["email_count"] = len(monitor["targets"])
+        return view
+
+    def next_run_at(self, monitor: dict) -> str | None:
+        if monitor["status"] != "active":
+            return None
+        period = FREQUENCY_DAYS.get(monitor["frequency"], 30) * DAY
+        elapsed = max(0.0, self.context.now() - monitor["created_ts"])
+        return self.context.iso(monitor["created_ts"] + (elapsed // period + 1) * period)
+
+    # ---- results
+
+    def records(self, run: dict) -> list[dict]:
+        """The short-form result records of a run (empty unless it ended in success)."""
+        if self.phase(run)[0] not in SUCCESS_OUTCOMES:
+            return []
+        pairs = self.variant("changes_style", "object") == "pair"
+        records = []
+        for target in run["targets"]:
+            data, changes = target_result(run, target)
+            if changes and pairs:
+                changes = {key: [value["old"], value["new"]] for key, value in changes.items()}
+            record_id = str(uuid.uuid5(RESULT_NAMESPACE, f"{run['id']}\n{target}"))
+            records.append({"id": record_id, "email": target, "data": data, "changes": changes,
+                            "has_changes": changes is not None})
+        return records
+
+    def long_records(self, run: dict) -> list[dict]:
+        _, _, completed = self.phase(run)
+        extra = {"run_id": run["id"], "monitor_id": run["monitor_id"], "monitor_name": run["monitor_name"],
+                 "created_at": self.context.iso(completed) if completed else None}
+        return [{**record, **extra} for record in self.records(run)]
+
+    # ---- handlers: monitors
+
+    async def list_monitors(self, request: web.Request) -> web.Response:
+        monitors = [self.monitor_view(monitor) for monitor in self.store["monitors"].values()]
+        # The endpoint page shows a bare array, the SDKs read {"monitors": [...]} (quirk 11.3).
+        return json_reply({"monitors": monitors} if is_agent(request) else monitors)
+
+    async def create_monitor(self, request: web.Request) -> web.Response:
+        fields = creation_fields(self.store, await json_body(request))
+        monitor = {"id": self.new_id("mon"), **fields, "status": "active", "tracked_fields": [],
+                   "created_ts": self.context.now()}
+        self.store["monitors"][monitor["id"]] = monitor
+        self.context.saved()
+        return json_reply(self.monitor_view(monitor), 201)
+
+    async def get_monitor(self, request: web.Request) -> web.Response:
+        return json_reply(self.monitor_view(self.monitor(request)))
+
+    async def update_monitor(self, request: web.Request) -> web.Response:
+        monitor = self.monitor(request)
+        monitor.update(update_fields(await json_body(request), monitor))
+        self.context.saved()
+        return json_reply(self.monitor_view(monitor))
+
+    async def delete_monitor(self, request: web.Request) -> web.Response:
+        monitor = self.monitor(request)
+        del self.store["monitors"][monitor["id"]]
+        # Runs and their results go with the monitor (the docs do not say; a clean slate is simplest).
+        for run_id in [run["id"] for run in self.runs_newest_first(monitor["id"])]:
+            del self.store["runs"][run_id]
+        self.context.saved()
+        if int(self.variant("delete_status", 204)) == 200:
+            return json_reply({"status": "deleted", "id": monitor["id"]})
+        return web.Response(status=204)
+
+    # ---- handlers: runs
+
+    async def trigger_run(self, request: web.Request) -> web.Response:
+        monitor = self.monitor(request)  # paused monitors are triggered too
+        await json_body(request, required=False)
+        self.charge(len(monitor["targets"]))
+        run = self.new_run(monitor)
+        self.store["runs"][run["id"]] = run
+        self.context.saved()
+        return json_reply(self.trigger_answer(run, monitor), 202)
+
+    def charge(self, cost: int) -> None:
+        balance = self.store.get("credits")
+        if balance is None:
+            return
+        if balance < cost:
+            raise ApiFailure(402, "Insufficient credits")
+        self.store["credits"] = balance - cost
+
+    def new_run(self, monitor: dict) -> dict:
+        outcome, seconds = self.context.config.outcome(VENDOR, monitor["id"], monitor["name"], *monitor["targets"])
+        return {
+            "id": self.new_id("run"), "monitor_id": monitor["id"], "monitor_name": monitor["name"],
+            "monitor_type": monitor["monitor_type"], "targets": list(monitor["targets"]),
+            "tracked_fields": list(monitor.get("tracked_fields") or []), "credits": len(monitor["targets"]),
+            "outcome": outcome, "seconds": seconds, "created_ts": self.context.now(),
+            "seq": self.context.next_int(VENDOR, "run"),
+        }
+
+    def trigger_answer(self, run: dict, monitor: dict) -> dict:
+        if self.variant("trigger_status", "running") == "queued":
+            return {"run_id": run["id"], "status": "queued", "message": "Run queued."}
+        noun = "emails" if monitor["monitor_type"] == "email" else "targets"
+        return {"run_id": run["id"], "status": "running", "message": f"Run started for {len(run['targets'])} {noun}"}
+
+    async def list_monitor_runs(self, request: web.Request) -> web.Response:
+        monitor = self.monitor(request)
+        limit, offset = page_params(request)
+        runs = self.runs_newest_first(monitor["id"])
+        return json_reply({"runs": [self.run_view(run, long_form=False) for run in runs[offset:offset + limit]],
+                           "total": len(runs)})
+
+    async def list_all_runs(self, request: web.Request) -> web.Response:
+        monitor_type = type_param(request)
+        limit, offset = page_params(request)
+        runs = self.runs_newest_first(monitor_type=monitor_type)
+        return json_reply({"runs": [self.run_view(run, long_form=True) for run in runs[offset:offset + limit]],
+                           "total": len(runs)})
+
+    # ---- handlers: results
+
+    async def run_results(self, request: web.Request) -> web.Response:
+        run = self.run(request, self.monitor(request))
+        changes_only = bool_param(request, "changes_only")
+        records = [r for r in self.records(run) if r["has_changes"] or not changes_only]
+        paged = is_agent(request) or "limit" in request.query or "offset" in request.query
+        if not paged:
+            # The Run Results page's form: a bare array of every record.
+            return json_reply(records)
+        return json_reply(page("results", records, *page_params(request)))
+
+    async def download_results(self, request: web.Request) -> web.Response:
+        run = self.run(request, self.monitor(request))
+        filename = f"encrata-results-{run['id']}.csv"
+        return web.Response(
+            text=results_csv(self.records(run)), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    async def list_all_results(self, request: web.Request) -> web.Response:
+        monitor_type = type_param(request)
+        changes_only = bool_param(request, "changes_only")
+        limit, offset = page_params(request)
+        records = [
+            record for run in self.runs_newest_first(monitor_type=monitor_type)
+            for record in self.long_records(run) if record["has_changes"] or not changes_only
+        ]
+        return json_reply(page("results", records, limit, offset))
+
+
+async def health(request: web.Request) -> web.Response:
+    return json_reply({"status": "ok"})
+
+
+def cell(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+def results_csv(records: list[dict]) -> str:
+    """One row per target: email, has_changes, the data fields, then ``<field>_old``/``<field>_new``
+    for every field that changed in any row (nested values as JSON text)."""
+    data_keys = list(dict.fromkeys(key for record in records for key in record["data"]))
+    changed = list(dict.fromkeys(key for record in records for key in (record["changes"] or {})))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    change_columns = [f"{key}_{end}" for key in changed for end in ("old", "new")]
+    writer.writerow(["email", "has_changes", *data_keys, *change_columns])
+    for record in records:
+        changes = record["changes"] or {}
+        pairs = [old_new(changes.get(key)) for key in changed]
+        writer.writerow([record["email"], str(record["has_changes"]).lower(),
+                         *[cell(record["data"].get(key)) for key in data_keys],
+                         *[cell(value) for pair in pairs for value in pair]])
+    return out.getvalue()
+
+
+def old_new(change: Any) -> tuple[Any, Any]:
+    if isinstance(change, dict):
+        return change.get("old"), change.get("new")
+    if isinstance(change, list) and len(change) == 2:
+        return change[0], change[1]
+    return None, None
+
+
+def create_app(context: Context) -> web.Application:
+    api = EncrataApi(context)
+    app = web.Application(middlewares=[vendor_middleware(context)])
+    for prefix in PREFIXES:
+        monitor = f"{prefix}/monitors/{{monitor_id}}"
+        results = f"{monitor}/runs/{{run_id}}/results"
+        app.router.add_get(f"{prefix}/monitors", api.list_monitors)
+        app.router.add_post(f"{prefix}/monitors", api.create_monitor)
+        app.router.add_get(monitor, api.get_monitor)
+        app.router.add_patch(monitor, api.update_monitor)
+        app.router.add_delete(monitor, api.delete_monitor)
+        app.router.add_post(f"{monitor}/run", api.trigger_run)
+        app.router.add_get(f"{monitor}/runs", api.list_monitor_runs)
+        app.router.add_get(results, api.run_results)
+        app.router.add_get(f"{results}/download", api.download_results)
+        app.router.add_get(f"{prefix}/monitoring/runs", api.list_all_runs)
+        app.router.add_get(f"{prefix}/monitoring/results", api.list_all_results)
+    app.router.add_get("/api/health", health)
+    return app

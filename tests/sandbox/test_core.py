@@ -1,0 +1,85 @@
+"""The sandbox process itself: startup, connections, faults, the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from airflow_provider_monitoring.sandbox import FaultRule, OutcomeRule, Sandbox, SandboxConfig
+from airflow_provider_monitoring.sandbox.__main__ import parse_outcome
+
+
+def test_connection_env_points_each_vendor_at_its_prefix():
+    with Sandbox(SandboxConfig(api_key="k-123")) as sandbox:
+        env = sandbox.connection_env()
+    assert set(env) == {"AIRFLOW_CONN_ENCRATA_DEFAULT", "AIRFLOW_CONN_DILIGENT_DEFAULT", "AIRFLOW_CONN_DATAFOLD_DEFAULT"}
+    datafold = json.loads(env["AIRFLOW_CONN_DATAFOLD_DEFAULT"])
+    assert datafold == {"conn_type": "datafold", "host": f"{sandbox.url}/datafold", "password": "k-123"}
+
+
+def test_first_matching_outcome_rule_wins():
+    config = SandboxConfig(run_seconds=3, rules=[
+        OutcomeRule("datafold", "orders*", "alert", seconds=0.1),
+        OutcomeRule("*", "*", "error"),
+    ])
+    assert config.outcome("datafold", "17", "orders row count") == ("alert", 0.1)
+    assert config.outcome("encrata", "m1") == ("error", 3)
+    assert SandboxConfig().outcome("diligent", "x") == ("ok", 2.0)
+
+
+@pytest.mark.parametrize("fault, check", [
+    (FaultRule("retry_after", path="/encrata/*", retry_after=7, times=1),
+     lambda r: r.status_code == 429 and r.headers["Retry-After"] == "7"),
+    (FaultRule("status", path="/encrata/*", status=503, times=1), lambda r: r.status_code == 503),
+    (FaultRule("malformed", path="/encrata/*", times=1),
+     lambda r: r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")),
+])
+def test_a_fault_answers_matching_requests_the_given_number_of_times(fault, check):
+    with Sandbox(SandboxConfig(faults=[fault])) as sandbox:
+        first = requests.get(f"{sandbox.url}/encrata/api/monitors", timeout=5)
+        second = requests.get(f"{sandbox.url}/encrata/api/monitors", timeout=5)
+        other = requests.get(f"{sandbox.url}/diligent/monitorings", timeout=5)
+    assert check(first)
+    assert not check(second) and second.status_code != 429
+    assert other.status_code in (401, 404)  # not faulted: the path does not match
+
+
+def test_slow_and_dropped_replies():
+    faults = [FaultRule("slow", path="/datafold/*", delay=0.6, times=1), FaultRule("drop", path="/diligent/*", times=1)]
+    with Sandbox(SandboxConfig(faults=faults)) as sandbox:
+        started = time.monotonic()
+        requests.get(f"{sandbox.url}/datafold/api/v1/monitors", timeout=5)
+        assert time.monotonic() - started >= 0.6
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{sandbox.url}/diligent/monitorings", timeout=5)
+
+
+def test_outcome_flag_syntax():
+    assert parse_outcome("datafold:orders*=alert@5") == OutcomeRule("datafold", "orders*", "alert", 5.0)
+    assert parse_outcome("*:*=failed") == OutcomeRule("*", "*", "failed", None)
+
+
+def test_command_prints_the_connections_and_serves_until_stopped(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_monitoring.sandbox", "--port", "0", "--api-key", "cli-key",
+         "--outcome", "datafold:*=alert"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
+    )
+    try:
+        lines = [process.stdout.readline().strip() for _ in range(3)]
+        assert all(line.startswith("export AIRFLOW_CONN_") for line in lines)
+        encrata = next(line for line in lines if "ENCRATA" in line)
+        url = json.loads(encrata.split("=", 1)[1].strip("'"))["host"]
+        assert json.loads(encrata.split("=", 1)[1].strip("'"))["password"] == "cli-key"
+        reply = requests.get(f"{url}/api/monitors", headers={"Authorization": "Bearer wrong"}, timeout=5)
+        assert reply.status_code in (401, 404)
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert process.returncode == 0

@@ -1,6 +1,6 @@
 """Hook for the Datafold REST API: data-quality monitors, their runs, and the data diffs a run links to.
 
-Built against the classic contract (``openapi-public.json``, /work/shared/api/datafold.md §1-§4);
+Built against the classic contract (``openapi-public.json``, the vendor notes, api/datafold.md §1-§4);
 the host is only a base URL, so US/EU "butterfly" and dedicated deployments work the same way
 (§5, §9.13). Every id is an integer path parameter. Responses are returned as the vendor sent them:
 unknown fields and unknown enum values (run ``state``, diff ``status``) are kept as raw strings,

@@ -2,7 +2,7 @@
 
 Encrata documents its monitor endpoints twice, under ``/api`` (the endpoint pages) and under
 ``/api/agent`` (the index, the pagination page and the vendor SDKs); the connection extra
-``api_prefix`` picks the family. See /work/shared/api/encrata.md, sections 2, 4, 10 and 11.
+``api_prefix`` picks the family. See the vendor notes, api/encrata.md, sections 2, 4, 10 and 11.
 """
 
 from __future__ import annotations

@@ -128,6 +128,17 @@ def json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = No
     return web.json_response(data, status=status, headers=headers)
 
 
+def error_body(path: str, status: int, message: str) -> dict[str, Any]:
+    """An error in the shape the vendor behind ``path`` documents, so an injected fault reads
+    like the real thing: Encrata agent paths ``{"c", "m"}``, Datafold ``{"detail"}``, the rest
+    ``{"error"}``."""
+    if path.startswith("/encrata/api/agent/"):
+        return {"c": status, "m": message}
+    if path.startswith("/datafold/"):
+        return {"detail": message}
+    return {"error": message}
+
+
 def fault_middleware(config: SandboxConfig):
     @web.middleware
     async def apply_faults(request: web.Request, handler):
@@ -140,9 +151,10 @@ def fault_middleware(config: SandboxConfig):
                 await asyncio.sleep(rule.delay)
                 break
             if rule.kind == "retry_after":
-                return json_reply({"error": "rate limit exceeded"}, 429, {"Retry-After": f"{rule.retry_after:g}"})
+                body = error_body(request.path, 429, "rate limit exceeded")
+                return json_reply(body, 429, {"Retry-After": f"{rule.retry_after:g}"})
             if rule.kind == "status":
-                return json_reply({"error": f"sandbox fault {rule.status}"}, rule.status)
+                return json_reply(error_body(request.path, rule.status, f"sandbox fault {rule.status}"), rule.status)
             if rule.kind == "malformed":
                 return web.Response(text="<html>sandbox: not json</html>", content_type="text/html")
             if rule.kind == "drop":

@@ -1,4 +1,4 @@
-"""Emulator of the Datafold REST API (classic contract, /work/shared/api/datafold.md §1-§4).
+"""Emulator of the Datafold REST API (classic contract, the vendor notes, api/datafold.md §1-§4).
 
 Served under ``/datafold`` by the sandbox, so a connection whose host is
 ``http://127.0.0.1:<port>/datafold`` reaches ``/api/v1/...`` exactly as on ``app.datafold.com``.

@@ -1,4 +1,4 @@
-"""Emulator of the Encrata monitor API (see /work/shared/api/encrata.md), mounted under ``/encrata``.
+"""Emulator of the Encrata monitor API (see the vendor notes, api/encrata.md), mounted under ``/encrata``.
 
 What is served, under BOTH path families ``/api/...`` (the endpoint pages) and ``/api/agent/...``
 (the index, the pagination page and the vendor SDKs), including the operations the docs show under

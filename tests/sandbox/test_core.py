@@ -83,3 +83,15 @@ def test_command_prints_the_connections_and_serves_until_stopped(tmp_path):
         process.terminate()
         process.wait(10)
     assert process.returncode == 0
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/encrata/api/agent/monitors", {"c": 503, "m": "sandbox fault 503"}),
+    ("/encrata/api/monitors", {"error": "sandbox fault 503"}),
+    ("/diligent/monitorings", {"error": "sandbox fault 503"}),
+    ("/datafold/api/v1/monitors", {"detail": "sandbox fault 503"}),
+])
+def test_injected_errors_take_the_vendor_shape(path, body):
+    with Sandbox(SandboxConfig(faults=[FaultRule("status", status=503)])) as sandbox:
+        reply = requests.get(sandbox.url + path, timeout=5)
+    assert reply.status_code == 503 and reply.json() == body

@@ -35,6 +35,8 @@ def prepare_airflow(dag_folder: str) -> str:
     # As Airflow's DAG processor does for a bundle: modules beside the DAGs are importable.
     sys.path.insert(0, dag_folder)
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # Waiting operators and sensors default to deferrable, so dag.test() runs their triggers.
+    os.environ.setdefault("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "True")
     os.makedirs(home, exist_ok=True)
     log_path = os.path.join(home, "demo.log")
     with open(log_path, "a") as log:

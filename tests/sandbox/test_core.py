@@ -95,3 +95,15 @@ def test_injected_errors_take_the_vendor_shape(path, body):
     with Sandbox(SandboxConfig(faults=[FaultRule("status", status=503)])) as sandbox:
         reply = requests.get(sandbox.url + path, timeout=5)
     assert reply.status_code == 503 and reply.json() == body
+
+
+def test_a_state_file_keeps_monitors_across_restarts(tmp_path):
+    config = SandboxConfig(api_key="k-state", state_file=str(tmp_path / "state.json"))
+    headers = {"Authorization": "Key k-state"}
+    body = {"name": "kept", "connection_id": 1, "schedule": {"type": "none"}}
+    with Sandbox(config) as sandbox:
+        created = requests.post(f"{sandbox.url}/datafold/api/v1/monitors/create/schema", json=body,
+                                headers=headers, timeout=5).json()
+    with Sandbox(config) as restarted:
+        again = requests.get(f"{restarted.url}/datafold/api/v1/monitors/{created['id']}", headers=headers, timeout=5)
+    assert again.status_code == 200 and again.json()["name"] == "kept"

@@ -1,5 +1,7 @@
-"""The fixed facts of each vendor API (DESIGN.md, "Connections"), shared by the hooks and the
-provider info so that a default host or header is written down once."""
+"""The fixed facts of each vendor API: connection facts (DESIGN.md, "Connections") and the
+documented enumerations. The hooks validate requests against them, the sandbox validates what it
+is sent against them, and the provider info reads the hosts: each fact is written down once.
+Nothing here imports Airflow, so the sandbox can use it without paying for Airflow's import."""
 
 from airflow_provider_monitoring._http.settings import VendorSpec
 
@@ -27,3 +29,43 @@ DATAFOLD = VendorSpec(
     auth_header="Authorization",
     auth_scheme="Key",
 )
+
+
+# ---- Encrata (api/encrata.md §4.2, §4.4, §11) --------------------------------------------------
+ENCRATA_API_PREFIXES = ("/api", "/api/agent")
+ENCRATA_MONITOR_TYPES = ("email", "phone", "domain", "ip", "company", "darkweb")
+# The Create page lists four values; the List and Update pages say "monthly or quarterly" (§11.4).
+ENCRATA_FREQUENCIES = ("weekly", "biweekly", "monthly", "quarterly")
+ENCRATA_CHANGE_DETECTIONS = ("diff_only", "full_refresh")
+ENCRATA_DATA_SOURCE_TYPES = ("csv", "list")
+# What PATCH accepts; "failed" is a status the server reports, never one a user sets.
+ENCRATA_SETTABLE_STATUSES = ("active", "paused")
+
+# ---- Diligent (api/diligent.md §1.5) ------------------------------------------------------------
+DILIGENT_CHECKS = (
+    "non_operational_website",
+    "high_risk_mcc",
+    "high_risk_diligent_classification",
+    "catalog_contain_loan_flipping_indicators",
+)
+# The period of each frequency, in days.
+DILIGENT_FREQUENCY_DAYS = {"weekly": 7, "every_2_weeks": 14, "every_3_weeks": 21, "every_4_weeks": 28}
+# "id" is in the camelCase rendering and one snake_case rendering, not in OAS 1.6.0.
+DILIGENT_SORT_BY = ("last_execution", "next_run", "state", "website", "id")
+DILIGENT_SORT_DIRECTIONS = ("asc", "desc")
+
+# ---- Datafold (api/datafold.md §2) --------------------------------------------------------------
+DATAFOLD_MONITOR_TYPES = ("diff", "metric", "test", "schema")
+DATAFOLD_ORDER_BY_FIELDS = ("id", "name", "last_triggered", "last_run", "created_by")
+DATAFOLD_SORT_ORDERS = ("asc", "desc")
+DATAFOLD_DIFF_TYPES = ("indb", "inmem")
+DATAFOLD_METRIC_KINDS = ("table", "column", "custom")
+DATAFOLD_TABLE_METRICS = ("row_count", "freshness")
+DATAFOLD_COLUMN_METRICS = (
+    "minimum", "maximum", "std_dev", "cardinality", "uniqueness", "median", "average", "sum", "fill_rate",
+)
+DATAFOLD_METRIC_ALERT_TYPES = ("automatic", "absolute", "percentage")
+DATAFOLD_STANDARD_TEST_TYPES = (
+    "unique", "not_null", "accepted_values", "referential_integrity", "numeric_range", "custom_template",
+)
+DATAFOLD_NOTIFICATION_TYPES = ("email", "slack", "teams", "pagerduty", "webhook")

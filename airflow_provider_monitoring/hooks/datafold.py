@@ -17,7 +17,19 @@ from airflow_provider_monitoring._http.hook import CLOCK_SLACK, MonitoringHook
 from airflow_provider_monitoring._http.pagination import PageNumberPages
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.values import choice, flag, int_id, iso_utc, non_empty_str, parse_time, string_list
-from airflow_provider_monitoring._vendors import DATAFOLD
+from airflow_provider_monitoring._vendors import (
+    DATAFOLD,
+    DATAFOLD_COLUMN_METRICS as COLUMN_METRICS,
+    DATAFOLD_DIFF_TYPES as DIFF_TYPES,
+    DATAFOLD_METRIC_ALERT_TYPES as METRIC_ALERT_TYPES,
+    DATAFOLD_METRIC_KINDS as METRIC_KINDS,
+    DATAFOLD_MONITOR_TYPES as MONITOR_TYPES,
+    DATAFOLD_NOTIFICATION_TYPES as NOTIFICATION_TYPES,
+    DATAFOLD_ORDER_BY_FIELDS as ORDER_BY_FIELDS,
+    DATAFOLD_SORT_ORDERS as SORT_ORDERS,
+    DATAFOLD_STANDARD_TEST_TYPES as STANDARD_TEST_TYPES,
+    DATAFOLD_TABLE_METRICS as TABLE_METRICS,
+)
 
 MONITORS_PATH = "/api/v1/monitors"
 DATADIFFS_PATH = "/api/v1/datadiffs"
@@ -25,18 +37,6 @@ DATADIFFS_PATH = "/api/v1/datadiffs"
 # default, so the server is known to serve pages that large (§9.9).
 PAGE_SIZE = 100
 
-MONITOR_TYPES = ("diff", "metric", "test", "schema")
-ORDER_BY_FIELDS = ("id", "name", "last_triggered", "last_run", "created_by")
-SORT_ORDERS = ("asc", "desc")
-DIFF_TYPES = ("indb", "inmem")
-METRIC_KINDS = ("table", "column", "custom")
-TABLE_METRICS = ("row_count", "freshness")
-COLUMN_METRICS = ("minimum", "maximum", "std_dev", "cardinality", "uniqueness", "median", "average", "sum", "fill_rate")
-METRIC_ALERT_TYPES = ("automatic", "absolute", "percentage")
-STANDARD_TEST_TYPES = (
-    "unique", "not_null", "accepted_values", "referential_integrity", "numeric_range", "custom_template",
-)
-NOTIFICATION_TYPES = ("email", "slack", "teams", "pagerduty", "webhook")
 INTERVAL_TYPES = {"hour": "hourly", "day": "daily"}  # every -> the only type it may carry (§2.8)
 
 # Fields PATCH /update cannot change (§2.9), with the monitor types that fix them at creation. None

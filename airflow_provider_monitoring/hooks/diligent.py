@@ -18,20 +18,14 @@ from airflow_provider_monitoring._http.errors import ApiError, ConfigurationErro
 from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import CursorPages, FirstSighting, items_of
 from airflow_provider_monitoring._http.retry import Call
-from airflow_provider_monitoring._vendors import DILIGENT
-
-CHECKS = (
-    "non_operational_website",
-    "high_risk_mcc",
-    "high_risk_diligent_classification",
-    "catalog_contain_loan_flipping_indicators",
+from airflow_provider_monitoring._vendors import (
+    DILIGENT,
+    DILIGENT_CHECKS as CHECKS,
+    DILIGENT_FREQUENCY_DAYS as FREQUENCY_DAYS,
+    DILIGENT_SORT_BY as SORT_BY,
+    DILIGENT_SORT_DIRECTIONS as SORT_DIRECTIONS,
 )
-# The period of each frequency: an expires_at must lie at least this far ahead (§3).
-FREQUENCY_DAYS = {"weekly": 7, "every_2_weeks": 14, "every_3_weeks": 21, "every_4_weeks": 28}
-# "id" is in the camelCase rendering and one snake_case rendering, not in OAS 1.6.0 (§1.5); it is
-# accepted because at least one current page documents it.
-SORT_BY = ("last_execution", "next_run", "state", "website", "id")
-SORT_DIRECTIONS = ("asc", "desc")
+
 
 PAGE_SIZE = 100  # the documented maximum of page_size (§1.4)
 BULK_LIMIT = 200  # bulk-create takes 1-200 items (§4)

@@ -18,24 +18,24 @@ from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import OffsetPages, items_of
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.values import choice, flag, non_empty_str, path_id, string_list
-from airflow_provider_monitoring._vendors import ENCRATA
+from airflow_provider_monitoring._vendors import (
+    ENCRATA,
+    ENCRATA_API_PREFIXES,
+    ENCRATA_CHANGE_DETECTIONS as CHANGE_DETECTIONS,
+    ENCRATA_DATA_SOURCE_TYPES as DATA_SOURCE_TYPES,
+    ENCRATA_FREQUENCIES as FREQUENCIES,
+    ENCRATA_MONITOR_TYPES as MONITOR_TYPES,
+    ENCRATA_SETTABLE_STATUSES as SETTABLE_STATUSES,
+)
 
 T = TypeVar("T")
 
 STANDARD_PREFIX = "/api"
 AGENT_PREFIX = "/api/agent"
-API_PREFIXES = (STANDARD_PREFIX, AGENT_PREFIX)
+API_PREFIXES = ENCRATA_API_PREFIXES
 
-MONITOR_TYPES = ("email", "phone", "domain", "ip", "company", "darkweb")
-# The Create page lists four values; the List and Update pages say "monthly or quarterly" (quirk 11.4).
-# All four are accepted everywhere: the narrower list reads as an outdated page, and the server
-# still has the last word.
-FREQUENCIES = ("weekly", "biweekly", "monthly", "quarterly")
-CHANGE_DETECTIONS = ("diff_only", "full_refresh")
-DATA_SOURCE_TYPES = ("csv", "list")
-# What PATCH accepts; "failed" is a status the server reports, never one a user sets.
-SETTABLE_STATUSES = ("active", "paused")
-
+# All four frequencies are accepted on update too: the narrower list of the Update page reads as an
+# outdated page, and the server still has the last word.
 PAGE_LIMIT = 100  # the documented maximum page size
 # A 404 or 405 on a path documented under one family only is the sign of the wrong family (§7.2).
 WRONG_FAMILY_STATUSES = frozenset({404, 405})

@@ -57,21 +57,23 @@ from typing import Any
 
 from aiohttp import web
 
+from airflow_provider_monitoring._vendors import (
+    DATAFOLD_COLUMN_METRICS as COLUMN_METRICS,
+    DATAFOLD_DIFF_TYPES as DIFF_TYPES,
+    DATAFOLD_METRIC_ALERT_TYPES as METRIC_ALERTS,
+    DATAFOLD_METRIC_KINDS as METRIC_KINDS,
+    DATAFOLD_MONITOR_TYPES as MONITOR_TYPES,
+    DATAFOLD_NOTIFICATION_TYPES as NOTIFICATION_TYPES,
+    DATAFOLD_ORDER_BY_FIELDS as ORDER_BY,
+    DATAFOLD_SORT_ORDERS as SORT_ORDERS,
+    DATAFOLD_STANDARD_TEST_TYPES as TEST_TYPES,
+    DATAFOLD_TABLE_METRICS as TABLE_METRICS,
+)
 from airflow_provider_monitoring.sandbox.core import Context, json_reply
 
 VENDOR = "datafold"
 API = "/api/v1"
 
-MONITOR_TYPES = ("diff", "metric", "test", "schema")
-ORDER_BY = ("id", "name", "last_triggered", "last_run", "created_by")
-SORT_ORDERS = ("asc", "desc")
-DIFF_TYPES = ("indb", "inmem")
-METRIC_KINDS = ("table", "column", "custom")
-TABLE_METRICS = ("row_count", "freshness")
-COLUMN_METRICS = ("minimum", "maximum", "std_dev", "cardinality", "uniqueness", "median", "average", "sum", "fill_rate")
-METRIC_ALERTS = ("automatic", "absolute", "percentage")
-TEST_TYPES = ("unique", "not_null", "accepted_values", "referential_integrity", "numeric_range", "custom_template")
-NOTIFICATION_TYPES = ("email", "slack", "teams", "pagerduty", "webhook")
 FEATURES = ("attach_csv", "notify_first_triggered_only", "disable_recovery_notifications", "notify_every_run")
 COMMON_UPDATE_FIELDS = ("name", "description", "schedule", "notifications", "tags", "owner")
 UPDATE_FIELDS = {

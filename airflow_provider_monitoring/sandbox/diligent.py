@@ -89,18 +89,16 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from airflow_provider_monitoring._vendors import (
+    DILIGENT_CHECKS as CHECKS,
+    DILIGENT_FREQUENCY_DAYS as FREQUENCY_DAYS,
+    DILIGENT_SORT_BY as SORT_BY,
+    DILIGENT_SORT_DIRECTIONS,
+)
 from airflow_provider_monitoring.sandbox.core import Context, json_reply
 
 VENDOR = "diligent"
 DAY_MS = 86_400_000
-CHECKS = (
-    "non_operational_website",
-    "high_risk_mcc",
-    "high_risk_diligent_classification",
-    "catalog_contain_loan_flipping_indicators",
-)
-FREQUENCY_DAYS = {"weekly": 7, "every_2_weeks": 14, "every_3_weeks": 21, "every_4_weeks": 28}
-SORT_BY = ("last_execution", "next_run", "state", "website", "id")
 MAX_WINDOW_MS = 60 * DAY_MS
 DEFAULT_WINDOW_MS = 30 * DAY_MS
 DEFAULT_LIFETIME_MS = 183 * DAY_MS  # "creation + 6 months" (§3)
@@ -727,7 +725,7 @@ def monitoring_query(api: Diligent, request: web.Request) -> dict[str, Any]:
     size_name = PARAMS["page_size"][1 if api.camel else 0]
     size = page_size(request.query.get(size_name), size_name)
     sort_by = choice(api.param(request, "sort_by"), SORT_BY, "sort_by", "last_execution")
-    direction = choice(api.param(request, "sort_direction"), ("asc", "desc"), "sort_direction", "desc")
+    direction = choice(api.param(request, "sort_direction"), DILIGENT_SORT_DIRECTIONS, "sort_direction", "desc")
     state, website = request.query.get("state"), request.query.get("website")
     if state is not None and website is not None:
         raise fail("state and website cannot be used together")

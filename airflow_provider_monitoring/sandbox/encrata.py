@@ -80,17 +80,19 @@ from typing import Any
 
 from aiohttp import web
 
+from airflow_provider_monitoring._vendors import (
+    ENCRATA_API_PREFIXES as PREFIXES,
+    ENCRATA_CHANGE_DETECTIONS as CHANGE_DETECTIONS,
+    ENCRATA_DATA_SOURCE_TYPES as DATA_SOURCE_TYPES,
+    ENCRATA_FREQUENCIES as FREQUENCIES,
+    ENCRATA_MONITOR_TYPES as MONITOR_TYPES,
+    ENCRATA_SETTABLE_STATUSES as SETTABLE_STATUSES,
+)
 from airflow_provider_monitoring.sandbox.core import Context, json_reply
 
 VENDOR = "encrata"
-PREFIXES = ("/api", "/api/agent")
 
-MONITOR_TYPES = ("email", "phone", "domain", "ip", "company", "darkweb")
-FREQUENCIES = ("weekly", "biweekly", "monthly", "quarterly")
 FREQUENCY_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 91}
-CHANGE_DETECTIONS = ("diff_only", "full_refresh")
-DATA_SOURCE_TYPES = ("csv", "list")
-SETTABLE_STATUSES = ("active", "paused")
 UPDATABLE_FIELDS = ("name", "frequency", "change_detection", "status", "tracked_fields")
 # The Update page's list; it names person fields only, so it is enforced for email monitors alone.
 EMAIL_TRACKED_FIELDS = (

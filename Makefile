@@ -13,7 +13,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m airflow_provider_monitoring.sandbox.demo example_dags
+	$(BIN)/python -m airflow_provider_monitoring.sandbox.demo example_dags --airflow-home .airflow/demo
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

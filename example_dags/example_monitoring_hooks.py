@@ -9,7 +9,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from polling import wait_until  # example_dags/ is on sys.path, as Airflow puts the DAGs folder there
+from monitoring_example_wait import wait_until  # example_dags/ is on sys.path, as Airflow puts the DAGs folder there
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False, tags=["example", "monitoring"])

@@ -11,11 +11,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "example_dags"
 
 
 def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW_CONN_")}
-    env["AIRFLOW_HOME"] = str(tmp_path / "airflow-home")
     result = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_monitoring.sandbox.demo", str(EXAMPLES)],
-        capture_output=True, text=True, env=env, timeout=600,
+        [sys.executable, "-m", "airflow_provider_monitoring.sandbox.demo", str(EXAMPLES),
+         "--airflow-home", str(tmp_path / "airflow-home")],
+        capture_output=True, text=True, env=os.environ, timeout=600,
     )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
@@ -23,3 +22,12 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     assert set(lines) == {"example_monitoring_hooks", "example_datafold_alert_fails"}, report
     assert "3 tasks  success  as expected" in lines["example_monitoring_hooks"]
     assert "failed   as expected (demonstrates a failure path)" in lines["example_datafold_alert_fails"]
+
+
+def test_demo_fails_on_a_folder_without_dags(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_monitoring.sandbox.demo", str(tmp_path / "nothing-here"),
+         "--airflow-home", str(tmp_path / "airflow-home")],
+        capture_output=True, text=True, env=os.environ, timeout=300,
+    )
+    assert result.returncode == 1 and "no DAG found" in result.stdout

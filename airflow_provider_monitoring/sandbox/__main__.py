@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", help="JSON file with rules and faults (see the README)")
     args = parser.parse_args(argv)
 
-    sandbox = Sandbox(build_config(args), host=args.host, port=args.port).start()
+    try:
+        sandbox = Sandbox(build_config(args), host=args.host, port=args.port).start()
+    except RuntimeError as exc:
+        raise SystemExit(f"airflow-monitoring-sandbox: {exc}") from None
     for name, value in sandbox.connection_env().items():
         print(f"export {name}={shlex.quote(value)}")
     print(f"# sandbox serving {sandbox.url} (/encrata, /diligent, /datafold); Ctrl-C stops it", file=sys.stderr)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import itertools
 import json
+import os
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aiohttp import web
@@ -34,7 +34,7 @@ class OutcomeRule:
 
     vendor: str = "*"
     match: str = "*"
-    outcome: str = "success"
+    outcome: str | None = None  # None: the vendor's default outcome (a rule may set only seconds)
     seconds: float | None = None
 
     def applies(self, vendor: str, keys: list[str]) -> bool:
@@ -49,7 +49,8 @@ class FaultRule:
 
     ``kind``: "status" (reply ``status`` with an error body), "retry_after" (429 with Retry-After
     ``retry_after``), "slow" (delay ``delay`` seconds, then answer normally), "malformed" (a 200
-    that is not JSON), "drop" (close the connection without an answer). ``method``/``path``: globs
+    HTML page), "malformed_json" (a 200 labelled JSON whose body is broken JSON), "drop" (close the
+    connection without an answer). ``method``/``path``: globs
     on the method and the full request path (``/encrata/api/monitors*``). ``times``: how many
     requests to hit (None = all).
     """
@@ -85,7 +86,8 @@ class SandboxConfig:
         names = [str(k) for k in keys if k is not None]
         for rule in self.rules:
             if rule.applies(vendor, names):
-                return rule.outcome, self.run_seconds if rule.seconds is None else rule.seconds
+                outcome = rule.outcome or DEFAULT_OUTCOMES[vendor]
+                return outcome, self.run_seconds if rule.seconds is None else rule.seconds
         return DEFAULT_OUTCOMES[vendor], self.run_seconds
 
 
@@ -96,7 +98,6 @@ class Context:
         self.config = config
         self.state = state
         self._save = save
-        self._counter = itertools.count(1)
 
     @staticmethod
     def now() -> float:
@@ -157,6 +158,8 @@ def fault_middleware(config: SandboxConfig):
                 return json_reply(error_body(request.path, rule.status, f"sandbox fault {rule.status}"), rule.status)
             if rule.kind == "malformed":
                 return web.Response(text="<html>sandbox: not json</html>", content_type="text/html")
+            if rule.kind == "malformed_json":
+                return web.Response(text='{"items": [', content_type="application/json")
             if rule.kind == "drop":
                 transport = request.transport
                 if transport is not None:
@@ -178,10 +181,6 @@ def load_state(path: str | None) -> dict[str, dict[str, Any]]:
     return state
 
 
-def config_as_json(config: SandboxConfig) -> str:
-    return json.dumps(asdict(config), indent=2)
-
-
 _save_lock = threading.Lock()
 
 
@@ -193,8 +192,6 @@ def saver(path: str | None, state: dict[str, Any]) -> Callable[[], None]:
             tmp = f"{path}.tmp"
             with open(tmp, "w") as handle:
                 json.dump(state, handle, default=str)
-            import os
-
             os.replace(tmp, path)
 
     return save

@@ -63,7 +63,7 @@ State layout (JSON only, saved after every change): ``monitors`` {id: monitor fi
 Not emulated: scheduled runs (``next_run_at`` is computed, never acted upon), webhooks, rate
 limiting and its ``X-RateLimit-*`` headers, contact list and account endpoints, the compact-key
 ``/v1/agent/lookup`` API, workspaces (one API key sees everything). Faults (429, 5xx, slow
-replies) come from the shared fault middleware, which answers ``{"error": ...}`` on both families.
+replies) come from the shared fault middleware, which answers in the family's own error shape.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import ipaddress
 import json
 import threading
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from aiohttp import web
 
@@ -20,6 +22,7 @@ from airflow_provider_monitoring.sandbox.core import (
 
 
 CONTEXT = web.AppKey("context", Context)
+T = TypeVar("T")
 
 
 def build_app(config: SandboxConfig) -> web.Application:
@@ -42,7 +45,9 @@ class Sandbox:
     """
 
     def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.config = config or SandboxConfig()
+        # A copy: fault counters run down as requests hit them, and the caller's config may be
+        # reused for another sandbox. Change rules during a run through ``sandbox.config``.
+        self.config = copy.deepcopy(config or SandboxConfig())
         self.host, self.port = host, port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -52,15 +57,27 @@ class Sandbox:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The address clients use: a wildcard bind is reached on loopback (the only place the
+        hooks accept plain http), an IPv6 address goes in brackets."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        try:
+            if ipaddress.ip_address(host).version == 6:
+                host = f"[{host}]"
+        except ValueError:
+            pass
+        return f"http://{host}:{self.port}"
 
-    @property
-    def state(self) -> dict[str, dict[str, Any]]:
-        """The live state of the three emulators (monitors, runs, per-vendor switches), for tests
-        that seed or inspect it; changes take effect on the next request."""
-        if self._runner is None:
+    def call(self, change: Callable[[dict[str, dict[str, Any]]], T]) -> T:
+        """Run ``change(state)`` on the sandbox's own thread, between requests, and return its
+        result: the safe way to seed, switch or inspect the emulators' state while they serve."""
+        if self._loop is None or self._runner is None:
             raise RuntimeError("the sandbox is not running")
-        return self._runner.app[CONTEXT].state
+        state = self._runner.app[CONTEXT].state
+
+        async def on_loop() -> T:
+            return change(state)
+
+        return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result(10)
 
     def vendor_url(self, vendor: str) -> str:
         return f"{self.url}/{vendor}"
@@ -78,15 +95,22 @@ class Sandbox:
     def start(self) -> Sandbox:
         self._thread = threading.Thread(target=self._serve, name="monitoring-sandbox", daemon=True)
         self._thread.start()
-        self._ready.wait(30)
+        if not self._ready.wait(30):
+            raise RuntimeError("the sandbox did not start within 30 s")
         if self._error is not None:
-            raise RuntimeError(f"the sandbox did not start: {self._error}") from self._error
+            raise RuntimeError(f"the sandbox did not start on {self.host}:{self.port}: {self._error}") from None
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        loop, runner = self._loop, self._runner
+        if loop is not None and runner is not None and loop.is_running():
+            try:
+                # Requests still in flight (a slow fault) get a second, then are cut.
+                asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+            except Exception:  # stopping must not fail a test's teardown
+                pass
+            finally:
+                loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(10)
 
@@ -104,6 +128,8 @@ class Sandbox:
             loop.run_until_complete(self._open())
         except BaseException as exc:  # reported to start()
             self._error = exc
+            self._runner = None
+            loop.close()
             self._ready.set()
             return
         self._ready.set()
@@ -111,7 +137,7 @@ class Sandbox:
         loop.close()
 
     async def _open(self) -> None:
-        self._runner = web.AppRunner(build_app(self.config), access_log=None)
+        self._runner = web.AppRunner(build_app(self.config), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

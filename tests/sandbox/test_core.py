@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -47,7 +48,7 @@ def test_a_fault_answers_matching_requests_the_given_number_of_times(fault, chec
         other = requests.get(f"{sandbox.url}/diligent/monitorings", timeout=5)
     assert check(first)
     assert not check(second) and second.status_code != 429
-    assert other.status_code in (401, 404)  # not faulted: the path does not match
+    assert other.status_code == 401  # not faulted (the path does not match): the vendor's own answer
 
 
 def test_slow_and_dropped_replies():
@@ -78,7 +79,7 @@ def test_command_prints_the_connections_and_serves_until_stopped(tmp_path):
         url = json.loads(encrata.split("=", 1)[1].strip("'"))["host"]
         assert json.loads(encrata.split("=", 1)[1].strip("'"))["password"] == "cli-key"
         reply = requests.get(f"{url}/api/monitors", headers={"Authorization": "Bearer wrong"}, timeout=5)
-        assert reply.status_code in (401, 404)
+        assert reply.status_code == 401
     finally:
         process.terminate()
         process.wait(10)
@@ -107,3 +108,52 @@ def test_a_state_file_keeps_monitors_across_restarts(tmp_path):
     with Sandbox(config) as restarted:
         again = requests.get(f"{restarted.url}/datafold/api/v1/monitors/{created['id']}", headers=headers, timeout=5)
     assert again.status_code == 200 and again.json()["name"] == "kept"
+
+
+def test_a_rule_without_outcome_only_sets_the_duration():
+    config = SandboxConfig(rules=[OutcomeRule(match="slow*", seconds=10)])
+    assert config.outcome("datafold", "slow monitor") == ("ok", 10)
+    assert config.outcome("encrata", "slow monitor") == ("success", 10)
+
+
+def test_stop_returns_promptly_with_a_request_still_in_flight():
+    import threading
+
+    sandbox = Sandbox(SandboxConfig(faults=[FaultRule("slow", delay=30)])).start()
+
+    def slow_call() -> None:
+        with contextlib.suppress(requests.RequestException):  # the stop cuts it: that is the point
+            requests.get(f"{sandbox.url}/datafold/api/v1/monitors", timeout=60)
+
+    caller = threading.Thread(target=slow_call, daemon=True)
+    caller.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    sandbox.stop()
+    assert time.monotonic() - started < 8
+    assert not sandbox._thread.is_alive()
+
+
+def test_a_wildcard_bind_is_reached_on_loopback_and_ipv6_is_bracketed():
+    assert Sandbox(host="0.0.0.0", port=8900).url == "http://127.0.0.1:8900"
+    assert Sandbox(host="::1", port=8900).url == "http://[::1]:8900"
+
+
+def test_the_callers_config_keeps_its_fault_counts():
+    config = SandboxConfig(faults=[FaultRule("status", status=503, times=1)])
+    for _ in range(2):
+        with Sandbox(config) as sandbox:
+            assert requests.get(f"{sandbox.url}/datafold/api/v1/monitors", timeout=5).status_code == 503
+    assert config.faults[0].times == 1
+
+
+def test_call_runs_on_the_sandbox_thread_between_requests():
+    with Sandbox() as sandbox:
+        names = sandbox.call(lambda state: threading_name())
+    assert names == "monitoring-sandbox"
+
+
+def threading_name() -> str:
+    import threading
+
+    return threading.current_thread().name

@@ -18,6 +18,7 @@ from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import OffsetPages, items_of
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.values import choice, flag, non_empty_str, path_id, string_list
+from airflow_provider_monitoring._waiting import FAILED, RUNNING, SUCCESS, RunState, run_state
 from airflow_provider_monitoring._vendors import (
     ENCRATA,
     ENCRATA_API_PREFIXES,
@@ -37,6 +38,15 @@ API_PREFIXES = ENCRATA_API_PREFIXES
 # All four frequencies are accepted on update too: the narrower list of the Update page reads as an
 # outdated page, and the server still has the last word.
 PAGE_LIMIT = 100  # the documented maximum page size
+
+# Run status -> the shared outcome (DESIGN.md, "Run outcome"). The docs list pending/running/
+# success/failed; the SDKs and examples also show queued and completed (§11.5). Changes found by a
+# run are data, not alerts, so no status maps to "alert". Anything else fails closed.
+RUN_OUTCOMES = {
+    "pending": RUNNING, "queued": RUNNING, "running": RUNNING,
+    "success": SUCCESS, "completed": SUCCESS,
+    "failed": FAILED,
+}
 # A 404 or 405 on a path documented under one family only is the sign of the wrong family (§7.2).
 WRONG_FAMILY_STATUSES = frozenset({404, 405})
 
@@ -276,6 +286,16 @@ class EncrataHook(MonitoringHook):
         """Async twin of :meth:`get_run`; use inside ``async with hook:``."""
         lookup = self._run_lookup(monitor_id, run_id)
         return self._with_status(await lookup.afind(self.alist_monitor_runs(monitor_id)), lookup.path)
+
+    def get_run_state(self, monitor_id: str, run_id: str) -> RunState:
+        """Where a run stands in the shared outcome vocabulary (what a sensor pokes)."""
+        run = self.get_run(monitor_id, run_id)
+        return run_state(self.vendor.name, RUN_OUTCOMES, run["status"], run)
+
+    async def aget_run_state(self, monitor_id: str, run_id: str) -> RunState:
+        """Async twin of :meth:`get_run_state` (what the trigger polls)."""
+        run = await self.aget_run(monitor_id, run_id)
+        return run_state(self.vendor.name, RUN_OUTCOMES, run["status"], run)
 
     def _run_lookup(self, monitor_id: str, run_id: str) -> ListingLookup:
         path_id(run_id, "run_id")  # refuses a missing id before any request

@@ -22,10 +22,16 @@ from airflow_provider_monitoring.sandbox.server import Sandbox
 
 FAILURE_TAG = "failure-path"
 
-# The rules the example DAGs are written against: names containing "alert demo" end in alert.
+# The rules the example DAGs are written against: names containing "alert demo" end in alert,
+# "fail demo" in the vendor's failure word.
 DEMO_CONFIG = SandboxConfig(
     run_seconds=1.0,
-    rules=[OutcomeRule(vendor="*", match="*alert demo*", outcome="alert")],
+    rules=[
+        OutcomeRule(vendor="*", match="*alert demo*", outcome="alert"),
+        OutcomeRule(vendor="encrata", match="*fail demo*", outcome="failed"),
+        OutcomeRule(vendor="diligent", match="*fail demo*", outcome="failed"),
+        OutcomeRule(vendor="datafold", match="*fail demo*", outcome="error"),
+    ],
 )
 
 

@@ -1,0 +1,78 @@
+"""The sensor every vendor's run wait is: poke with the sync hook, or defer to the vendor trigger."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any, ClassVar, Sequence
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_monitoring._http.errors import MonitoringError
+from airflow_provider_monitoring._http.values import choice
+from airflow_provider_monitoring._waiting import (
+    ON_ALERT,
+    ON_ERROR,
+    RUNNING,
+    make_event,
+    settle,
+    validate_event,
+)
+
+
+def default_deferrable() -> bool:
+    """Airflow's ``[operators] default_deferrable`` (a local config read, no network)."""
+    from airflow.sdk import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+class MonitoringRunSensor(BaseSensorOperator):
+    """Waits for a run to end: ``success`` passes and returns the run; ``alert`` follows
+    ``on_alert`` (fail / succeed / skip); ``failed``, a timeout and an unknown state fail; an API
+    error fails unless ``on_error="skip"``. ``poll_interval`` is the seconds between reads,
+    ``timeout`` the seconds to wait in all."""
+
+    vendor: ClassVar[str]
+    template_fields: Sequence[str] = ("monitor_id", "run_id")
+
+    def __init__(self, *, monitor_id: Any, run_id: Any, conn_id: str, poll_interval: float = 60.0,
+                 timeout: float | timedelta = 7 * 24 * 3600, on_alert: str = "fail", on_error: str = "fail",
+                 deferrable: bool | None = None, **kwargs: Any):
+        super().__init__(poke_interval=poll_interval, timeout=timeout, **kwargs)
+        self.monitor_id = monitor_id
+        self.run_id = run_id
+        self.conn_id = conn_id
+        self.poll_interval = float(poll_interval)
+        self.on_alert = choice(on_alert, ON_ALERT, "on_alert")
+        self.on_error = choice(on_error, ON_ERROR, "on_error")
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+
+    def make_hook(self) -> Any:
+        raise NotImplementedError
+
+    def make_trigger(self, deadline: float) -> Any:
+        raise NotImplementedError
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        # A wall-clock deadline: it still means the same moment after the triggerer restarts.
+        self.defer(trigger=self.make_trigger(time.time() + self.timeout), method_name="execute_complete")
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        try:
+            state = self.make_hook().get_run_state(self.monitor_id, self.run_id)
+        except MonitoringError as exc:
+            event = make_event("error", self.vendor, self.monitor_id, self.run_id, None, str(exc))
+            return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))
+        if state.outcome == RUNNING:
+            self.log.info("%s run %s is %r", self.vendor, self.run_id, state.vendor_state)
+            return False
+        message = state.message or f"{self.vendor} run {self.run_id} ended {state.vendor_state!r}"
+        event = make_event(state.outcome, self.vendor, self.monitor_id, self.run_id, state, message)
+        return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))
+
+    def execute_complete(self, context: Any, event: Any = None) -> Any:
+        """Back from the trigger: act on its event only if it is the documented payload."""
+        return settle(validate_event(event, self.vendor), self.on_alert, self.on_error)

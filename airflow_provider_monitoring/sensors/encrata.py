@@ -1,0 +1,34 @@
+"""Wait for an Encrata monitor run, by poking or deferred."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_monitoring.sensors.base import MonitoringRunSensor
+
+
+class EncrataRunSensor(MonitoringRunSensor):
+    """Waits until run ``run_id`` of monitor ``monitor_id`` ends and returns the run.
+
+    ``success``/``completed`` pass; ``failed`` and any status Encrata does not document fail (the
+    raw value is in the message); ``pending``/``queued``/``running`` keep waiting. With
+    ``deferrable`` (default: Airflow's ``operators.default_deferrable``) the wait runs in the
+    triggerer and holds no worker slot.
+    """
+
+    vendor = "encrata"
+
+    def __init__(self, *, monitor_id: str, run_id: str, encrata_conn_id: str = "encrata_default", **kwargs: Any):
+        super().__init__(monitor_id=monitor_id, run_id=run_id, conn_id=encrata_conn_id, **kwargs)
+        self.encrata_conn_id = encrata_conn_id
+
+    def make_hook(self):
+        from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+        return EncrataHook(encrata_conn_id=self.conn_id)
+
+    def make_trigger(self, deadline: float):
+        from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
+
+        return EncrataRunTrigger(self.monitor_id, self.run_id, encrata_conn_id=self.conn_id,
+                                 poll_interval=self.poll_interval, deadline=deadline)

@@ -67,6 +67,13 @@ def get_provider_info() -> dict:
             {"integration-name": v.capitalize(), "python-modules": [f"airflow_provider_monitoring.hooks.{v}"]}
             for v in vendors
         ],
+        # Listed as each vendor's sensors and triggers come to exist.
+        "sensors": [
+            {"integration-name": "Encrata", "python-modules": ["airflow_provider_monitoring.sensors.encrata"]},
+        ],
+        "triggers": [
+            {"integration-name": "Encrata", "python-modules": ["airflow_provider_monitoring.triggers.encrata"]},
+        ],
         "integrations": [
             {"integration-name": v.capitalize(), "external-doc-url": url, "tags": ["service"]}
             for v, url in (

@@ -63,3 +63,13 @@ def test_connection_type_has_its_form(providers_manager, conn_type):
 def test_encrata_form_offers_both_path_families(providers_manager):
     field = providers_manager.connection_form_widgets["extra__encrata__api_prefix"]
     assert field.field["schema"]["enum"] == ["/api", "/api/agent"]
+
+
+def test_every_module_the_provider_lists_imports():
+    import importlib
+
+    info = get_provider_info()
+    modules = [m for role in ("hooks", "sensors", "triggers") for entry in info.get(role, []) for m in entry["python-modules"]]
+    assert "airflow_provider_monitoring.sensors.encrata" in modules
+    for module in modules:
+        importlib.import_module(module)

@@ -85,6 +85,26 @@ async def wait_for_run(
         await sleep(min(poll_interval, remaining))
 
 
+def wait_blocking(read: Callable[[], RunState], **kwargs: Any) -> dict[str, Any]:
+    """The same wait, for a task that polls in its worker slot (``deferrable=False``): the loop
+    above, driven with a blocking read and a blocking sleep, so both modes behave alike."""
+
+    async def read_now() -> RunState:
+        return read()
+
+    async def sleep_now(seconds: float) -> None:
+        time.sleep(seconds)
+
+    return asyncio.run(wait_for_run(read_now, sleep=sleep_now, **kwargs))
+
+
+def default_deferrable() -> bool:
+    """Airflow's ``[operators] default_deferrable`` (a local config read, no network)."""
+    from airflow.sdk import conf
+
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
 class EventError(MonitoringError):
     """A trigger event that is not the documented payload: acted on by nobody."""
 

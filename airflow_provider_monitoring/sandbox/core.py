@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -98,6 +99,8 @@ class Context:
         self.config = config
         self.state = state
         self._save = save
+        # What was asked, oldest first (bounded): tests check what went over the wire.
+        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)
 
     @staticmethod
     def now() -> float:
@@ -138,6 +141,15 @@ def error_body(path: str, status: int, message: str) -> dict[str, Any]:
     if path.startswith("/datafold/"):
         return {"detail": message}
     return {"error": message}
+
+
+def request_log_middleware(context: Context):
+    @web.middleware
+    async def record(request: web.Request, handler):
+        context.requests.append((request.method, request.path))
+        return await handler(request)
+
+    return record
 
 
 def fault_middleware(config: SandboxConfig):

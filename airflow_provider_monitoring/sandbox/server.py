@@ -17,6 +17,7 @@ from airflow_provider_monitoring.sandbox.core import (
     SandboxConfig,
     fault_middleware,
     load_state,
+    request_log_middleware,
     saver,
 )
 
@@ -30,7 +31,7 @@ def build_app(config: SandboxConfig) -> web.Application:
 
     state = load_state(config.state_file)
     context = Context(config, state, saver(config.state_file, state))
-    root = web.Application(middlewares=[fault_middleware(config)])
+    root = web.Application(middlewares=[request_log_middleware(context), fault_middleware(config)])
     for vendor, module in (("encrata", encrata), ("diligent", diligent), ("datafold", datafold)):
         root.add_subapp(f"/{vendor}", module.create_app(context))
     root[CONTEXT] = context
@@ -78,6 +79,15 @@ class Sandbox:
             return change(state)
 
         return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result(10)
+
+    def requests(self, method: str | None = None, path_glob: str = "*") -> list[tuple[str, str]]:
+        """The (method, path) of every request served so far, optionally filtered."""
+        import fnmatch
+
+        if self._runner is None:
+            raise RuntimeError("the sandbox is not running")
+        log = list(self._runner.app[CONTEXT].requests)
+        return [(m, p) for m, p in log if (method is None or m == method) and fnmatch.fnmatchcase(p, path_glob)]
 
     def vendor_url(self, vendor: str) -> str:
         return f"{self.url}/{vendor}"

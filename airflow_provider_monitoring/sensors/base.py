@@ -20,13 +20,6 @@ from airflow_provider_monitoring._waiting import (
 )
 
 
-def default_deferrable() -> bool:
-    """Airflow's ``[operators] default_deferrable`` (a local config read, no network)."""
-    from airflow.sdk import conf
-
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
-
-
 class MonitoringRunSensor(BaseSensorOperator):
     """Waits for a run to end: ``success`` passes and returns the run; ``alert`` follows
     ``on_alert`` (fail / succeed / skip); ``failed``, a timeout and an unknown state fail; an API

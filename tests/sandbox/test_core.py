@@ -157,3 +157,11 @@ def threading_name() -> str:
     import threading
 
     return threading.current_thread().name
+
+
+def test_the_request_log_records_what_was_asked():
+    with Sandbox() as sandbox:
+        requests.get(f"{sandbox.url}/datafold/api/v1/monitors", timeout=5)
+        requests.post(f"{sandbox.url}/encrata/api/monitors/m1/run", json={}, timeout=5)
+        assert sandbox.requests("POST", "/encrata/*/run") == [("POST", "/encrata/api/monitors/m1/run")]
+        assert len(sandbox.requests()) == 2

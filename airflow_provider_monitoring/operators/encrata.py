@@ -1,0 +1,194 @@
+"""Encrata operators: create a monitor, trigger (and wait for) a run.
+
+Importing this module costs little: hooks and triggers are imported when a task runs, not when the
+DAG processor parses the file.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+from airflow.sdk import BaseOperator, BaseOperatorLink, BaseXCom
+
+from airflow_provider_monitoring._waiting import (
+    RUNNING,
+    SUCCESS,
+    default_deferrable,
+    settle,
+    validate_event,
+    wait_blocking,
+)
+
+DEFAULT_TIMEOUT = 7 * 24 * 3600.0
+
+
+class EncrataMonitorLink(BaseOperatorLink):
+    """The monitor in Encrata's dashboard, pushed by the operator before it waits."""
+
+    name = "Encrata monitor"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
+        return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
+
+
+def monitor_url(base_url: str, monitor_id: str) -> str:
+    # Encrata documents no dashboard URL scheme; its dashboard lives on the API's own host
+    # (encrata.com/api-keys is the documented key page), so monitors are linked under /monitors.
+    return f"{base_url}/monitors/{monitor_id}"
+
+
+class EncrataCreateMonitorOperator(BaseOperator):
+    """Creates an Encrata monitor and returns its id (the XCom return value).
+
+    Everything is checked before any request (monitor type, frequency, change detection, the data
+    source, ``emails`` for an email monitor and ``targets`` for any other type); creating is free.
+    """
+
+    template_fields: Sequence[str] = ("name", "emails", "targets", "data_source_ref")
+
+    def __init__(self, *, name: str, monitor_type: str = "email", emails: list[str] | None = None,
+                 targets: list[str] | None = None, frequency: str | None = None,
+                 change_detection: str | None = None, data_source_type: str | None = None,
+                 data_source_ref: str | None = None, encrata_conn_id: str = "encrata_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.name, self.monitor_type = name, monitor_type
+        self.emails, self.targets = emails, targets
+        self.frequency, self.change_detection = frequency, change_detection
+        self.data_source_type, self.data_source_ref = data_source_type, data_source_ref
+        self.encrata_conn_id = encrata_conn_id
+        if not _templated(name, emails, targets, data_source_ref):
+            self._payload()  # bad arguments fail at parse time, where the author sees them first
+
+    def _payload(self) -> dict:
+        from airflow_provider_monitoring.hooks.encrata import monitor_payload
+
+        return monitor_payload(self.name, self.monitor_type, self.emails, self.targets, self.frequency,
+                               self.change_detection, self.data_source_type, self.data_source_ref)
+
+    def execute(self, context: Any) -> str:
+        from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+        self._payload()  # once more with the rendered values, still before any request
+        monitor = EncrataHook(encrata_conn_id=self.encrata_conn_id).create_monitor(
+            self.name, monitor_type=self.monitor_type, emails=self.emails, targets=self.targets,
+            frequency=self.frequency, change_detection=self.change_detection,
+            data_source_type=self.data_source_type, data_source_ref=self.data_source_ref,
+        )
+        self.log.info("created Encrata monitor %s (%s)", monitor["id"], self.name)
+        return monitor["id"]
+
+
+class EncrataTriggerRunOperator(BaseOperator):
+    """Triggers a run of an Encrata monitor and, by default, waits for it; returns the run id.
+
+    A run costs one credit per target of the monitor. The run id (XCom key ``run_id``) and a link
+    to the monitor are pushed before the wait starts. The wait is deferred (``deferrable``, default
+    Airflow's ``operators.default_deferrable``) or polls in the worker; ``poll_interval`` seconds
+    between reads, ``timeout`` seconds in all, after which the task fails saying so.
+
+    Retries reattach instead of paying again: on a retry of the same task instance, if the
+    monitor's newest run is still pending/queued/running, or succeeded after this DAG run began,
+    the operator waits for that run rather than triggering a new one. (A run in progress is waited
+    for even if a schedule started it: it enriches the same targets and costs nothing more.)
+    ``force_new_run=True`` always triggers.
+    """
+
+    template_fields: Sequence[str] = ("monitor_id",)
+    operator_extra_links = (EncrataMonitorLink(),)
+
+    def __init__(self, *, monitor_id: str, wait_for_completion: bool = True, deferrable: bool | None = None,
+                 poll_interval: float = 60.0, timeout: float | timedelta = DEFAULT_TIMEOUT,
+                 force_new_run: bool = False, encrata_conn_id: str = "encrata_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.monitor_id = monitor_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = float(poll_interval)
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.force_new_run = force_new_run
+        self.encrata_conn_id = encrata_conn_id
+
+    def execute(self, context: Any) -> str:
+        from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+        hook = EncrataHook(encrata_conn_id=self.encrata_conn_id)
+        run_id = None if self.force_new_run else self._run_to_reattach(hook, context)
+        if run_id is None:
+            run_id = hook.trigger_run(self.monitor_id)["run_id"]
+            self.log.info("triggered Encrata run %s of monitor %s", run_id, self.monitor_id)
+        ti = context["ti"]
+        ti.xcom_push(key="run_id", value=run_id)
+        ti.xcom_push(key=EncrataMonitorLink().xcom_key, value=monitor_url(hook.settings.base_url, self.monitor_id))
+        if not self.wait_for_completion:
+            return run_id
+        deadline = time.time() + self.timeout
+        if self.deferrable:
+            from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
+
+            self.defer(
+                trigger=EncrataRunTrigger(self.monitor_id, run_id, encrata_conn_id=self.encrata_conn_id,
+                                          poll_interval=self.poll_interval, deadline=deadline),
+                method_name="execute_complete",
+            )
+        event = wait_blocking(lambda: hook.get_run_state(self.monitor_id, run_id), vendor="encrata",
+                              monitor_id=self.monitor_id, run_id=run_id, deadline=deadline,
+                              poll_interval=self.poll_interval)
+        settle(event)
+        return run_id
+
+    def execute_complete(self, context: Any, event: Any = None) -> str:
+        event = validate_event(event, "encrata")
+        settle(event)
+        return event["run_id"]
+
+    def _run_to_reattach(self, hook: Any, context: Any) -> str | None:
+        """The previous try's run, by the rule in the class docstring; None on a first try."""
+        ti = context["ti"]
+        if getattr(ti, "try_number", 1) <= 1:
+            return None
+        from airflow_provider_monitoring.hooks.encrata import RUN_OUTCOMES
+
+        newest = next(iter(hook.list_monitor_runs(self.monitor_id)), None)
+        if newest is None:
+            return None
+        outcome = RUN_OUTCOMES.get(newest.get("status"))
+        dag_run = context.get("dag_run")
+        began = getattr(dag_run, "start_date", None)
+        if outcome == RUNNING or (outcome == SUCCESS and _after(newest, began)):
+            self.log.info("retry %s: reattaching to run %s (%s) instead of paying for a new one",
+                          ti.try_number, newest["id"], newest.get("status"))
+            return str(newest["id"])
+        return None
+
+
+# Encrata's timestamps are whole seconds: a run started in the same second as the DAG run counts.
+TIMESTAMP_PRECISION = timedelta(seconds=1)
+
+
+def _after(run: dict, moment: datetime | None) -> bool:
+    """True when the run started (or completed) at or after ``moment``; unknown times say no."""
+    from airflow_provider_monitoring._http.values import parse_time
+
+    if moment is None:
+        return False
+    for key in ("started_at", "completed_at"):
+        if run.get(key):
+            try:
+                return parse_time(run[key]) >= moment - TIMESTAMP_PRECISION
+            except ValueError:
+                return False
+    return False
+
+
+def _templated(*values: Any) -> bool:
+    """Whether any value still holds a Jinja template (checked again once rendered)."""
+    def has_template(value: Any) -> bool:
+        if isinstance(value, str):
+            return "{{" in value or "{%" in value
+        if isinstance(value, (list, tuple)):
+            return any(has_template(v) for v in value)
+        return False
+
+    return any(has_template(v) for v in values)

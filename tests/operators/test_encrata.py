@@ -1,0 +1,126 @@
+"""Encrata operators against the sandbox: what they send, push and return, and retries that reattach."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, TaskDeferred
+
+from airflow_provider_monitoring._http.errors import ConfigurationError
+from airflow_provider_monitoring.hooks.encrata import EncrataHook
+from airflow_provider_monitoring.operators.encrata import (
+    EncrataCreateMonitorOperator,
+    EncrataMonitorLink,
+    EncrataTriggerRunOperator,
+)
+from airflow_provider_monitoring.sandbox import OutcomeRule
+from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
+
+
+class TaskInstanceStandIn:
+    """The two things the operators use of Airflow's task instance: its try number and xcom_push."""
+
+    def __init__(self, try_number: int = 1):
+        self.try_number = try_number
+        self.pushed: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
+
+
+def context(try_number: int = 1, dag_run_start: datetime | None = None) -> dict:
+    return {"ti": TaskInstanceStandIn(try_number), "dag_run": SimpleNamespace(start_date=dag_run_start)}
+
+
+def new_monitor(name: str = "domains") -> str:
+    return EncrataHook().create_monitor(name, monitor_type="domain", targets=["example.com", "mysite.io"])["id"]
+
+
+def test_create_operator_returns_the_new_monitor_id(monitoring_sandbox):
+    task = EncrataCreateMonitorOperator(task_id="create", name="VIPs", emails=["a@b.co"], frequency="weekly")
+    monitor_id = task.execute(context())
+    assert EncrataHook().get_monitor(monitor_id)["name"] == "VIPs"
+    assert monitoring_sandbox.requests("POST", "/encrata/api/monitors") == [("POST", "/encrata/api/monitors")]
+
+
+@pytest.mark.parametrize("kwargs, complaint", [
+    ({"monitor_type": "fax", "emails": ["a@b.co"]}, "unknown monitor_type 'fax'"),
+    ({"monitor_type": "domain"}, "needs 'targets'"),
+    ({"emails": ["a@b.co"], "frequency": "daily"}, "unknown frequency 'daily'"),
+    ({"emails": ["a@b.co"], "data_source_type": "list"}, "needs data_source_ref"),
+    ({"monitor_type": "email", "targets": ["example.com"]}, "not 'targets'"),
+])
+def test_create_operator_refuses_bad_arguments_when_the_dag_is_parsed(kwargs, complaint):
+    with pytest.raises(ConfigurationError, match=complaint):
+        EncrataCreateMonitorOperator(task_id="create", name="x", **kwargs)
+
+
+def test_templated_arguments_are_checked_once_rendered_before_any_request(monitoring_sandbox):
+    task = EncrataCreateMonitorOperator(task_id="create", name="{{ ds }}", monitor_type="domain",
+                                        targets="{{ params.targets }}")
+    task.name, task.targets = "rendered", []  # what rendering produced
+    with pytest.raises(ConfigurationError, match="must not be empty"):
+        task.execute(context())
+    assert monitoring_sandbox.requests() == []
+
+
+def test_trigger_polls_to_success_and_pushes_the_run_and_link_first(monitoring_sandbox):
+    monitor_id = new_monitor()
+    ctx = context()
+    run_id = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
+                                       poll_interval=0.1, timeout=30).execute(ctx)
+    assert EncrataHook().get_run(monitor_id, run_id)["status"] == "success"
+    assert ctx["ti"].pushed["run_id"] == run_id
+    assert ctx["ti"].pushed[EncrataMonitorLink().xcom_key] == f"{monitoring_sandbox.url}/encrata/monitors/{monitor_id}"
+
+
+def test_trigger_fails_when_the_run_fails(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "doomed*", "failed"))
+    monitor_id = new_monitor("doomed domains")
+    with pytest.raises(AirflowException, match="ended 'failed'"):
+        EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
+                                  poll_interval=0.1, timeout=30).execute(context())
+
+
+def test_deferrable_trigger_defers_after_pushing_the_run_id(monitoring_sandbox):
+    monitor_id = new_monitor()
+    ctx = context()
+    task = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=True, timeout=600)
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute(ctx)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, EncrataRunTrigger) and trigger.run_id == ctx["ti"].pushed["run_id"]
+    assert trigger.deadline == pytest.approx(time.time() + 600, abs=5)
+
+
+def test_a_retried_task_reattaches_to_its_run_instead_of_paying_again(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "slow*", seconds=2.0))
+    monitor_id = new_monitor("slow domains")
+    began = datetime.now(timezone.utc)
+    task = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
+                                     poll_interval=0.1, timeout=0.3)
+    with pytest.raises(AirflowException, match="gave up waiting"):
+        task.execute(context(try_number=1, dag_run_start=began))
+    task.timeout = 30
+    second = context(try_number=2, dag_run_start=began)
+    run_id = task.execute(second)
+    assert second["ti"].pushed["run_id"] == run_id
+    assert monitoring_sandbox.requests("POST", "/encrata/api/monitors/*/run") == [
+        ("POST", f"/encrata/api/monitors/{monitor_id}/run")
+    ]
+    # A further retry after success also reuses that run; force_new_run pays for a new one.
+    assert task.execute(context(try_number=3, dag_run_start=began)) == run_id
+    task.force_new_run = True
+    assert task.execute(context(try_number=4, dag_run_start=began)) != run_id
+    assert len(monitoring_sandbox.requests("POST", "/encrata/api/monitors/*/run")) == 2
+
+
+def test_a_first_try_never_reattaches(monitoring_sandbox):
+    monitor_id = new_monitor()
+    task = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, wait_for_completion=False)
+    first = task.execute(context())
+    second = task.execute(context())
+    assert first != second

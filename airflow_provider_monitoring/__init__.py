@@ -67,7 +67,11 @@ def get_provider_info() -> dict:
             {"integration-name": v.capitalize(), "python-modules": [f"airflow_provider_monitoring.hooks.{v}"]}
             for v in vendors
         ],
-        # Listed as each vendor's sensors and triggers come to exist.
+        # Listed as each vendor's operators, sensors and triggers come to exist.
+        "operators": [
+            {"integration-name": "Encrata", "python-modules": ["airflow_provider_monitoring.operators.encrata"]},
+        ],
+        "extra-links": ["airflow_provider_monitoring.operators.encrata.EncrataMonitorLink"],
         "sensors": [
             {"integration-name": "Encrata", "python-modules": ["airflow_provider_monitoring.sensors.encrata"]},
         ],

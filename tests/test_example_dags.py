@@ -19,8 +19,9 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("example_")}
-    assert set(lines) == {"example_monitoring_hooks", "example_datafold_alert_fails"}, report
+    assert set(lines) == {"example_monitoring_hooks", "example_datafold_alert_fails", "example_encrata"}, report
     assert "3 tasks  success  as expected" in lines["example_monitoring_hooks"]
+    assert "4 tasks  success  as expected" in lines["example_encrata"]
     assert "failed   as expected (demonstrates a failure path)" in lines["example_datafold_alert_fails"]
 
 

@@ -69,7 +69,11 @@ def test_every_module_the_provider_lists_imports():
     import importlib
 
     info = get_provider_info()
-    modules = [m for role in ("hooks", "sensors", "triggers") for entry in info.get(role, []) for m in entry["python-modules"]]
-    assert "airflow_provider_monitoring.sensors.encrata" in modules
+    roles = ("hooks", "operators", "sensors", "triggers")
+    modules = [m for role in roles for entry in info.get(role, []) for m in entry["python-modules"]]
+    assert "airflow_provider_monitoring.operators.encrata" in modules
     for module in modules:
         importlib.import_module(module)
+    for link in info["extra-links"]:
+        module, _, name = link.rpartition(".")
+        assert getattr(importlib.import_module(module), name)().name

@@ -192,3 +192,52 @@ def _templated(*values: Any) -> bool:
         return False
 
     return any(has_template(v) for v in values)
+
+
+class EncrataRunResultsOperator(BaseOperator):
+    """Fetches every result record of a run (``changes_only`` to keep only changed targets).
+
+    Without ``output_path`` the records are the XCom return value, up to ``max_xcom_records``
+    (XCom lives in Airflow's database; past the bound the task fails and says to use
+    ``output_path``). With ``output_path`` (a local path, an ``ObjectStoragePath`` or a URI such as
+    ``s3://bucket/key``) pages stream to the file as ``jsonl`` or ``csv`` (CSV flattens ``data.*``
+    and ``changes.<field>.old/new`` into columns) and the task returns
+    ``{"path", "records", "changed"}``; memory stays flat however many records there are.
+    ``use_vendor_csv=True`` saves Encrata's own CSV export (``/results/download``) to a local
+    ``output_path`` instead (its columns are Encrata's, and its record counts are not known).
+    """
+
+    template_fields: Sequence[str] = ("monitor_id", "run_id", "output_path")
+
+    def __init__(self, *, monitor_id: str, run_id: str, changes_only: bool = False, output_path: Any = None,
+                 output_format: str = "jsonl", use_vendor_csv: bool = False, max_xcom_records: int = 1000,
+                 encrata_conn_id: str = "encrata_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        from airflow_provider_monitoring._export import FORMATS
+
+        if output_format not in FORMATS:
+            raise ValueError(f"unknown output_format {output_format!r}; expected one of: {', '.join(FORMATS)}")
+        if use_vendor_csv and (output_path is None or output_format != "csv" or changes_only):
+            raise ValueError("use_vendor_csv needs output_path and output_format='csv', and exports every record")
+        self.monitor_id, self.run_id = monitor_id, run_id
+        self.changes_only = changes_only
+        self.output_path, self.output_format = output_path, output_format
+        self.use_vendor_csv = use_vendor_csv
+        self.max_xcom_records = max_xcom_records
+        self.encrata_conn_id = encrata_conn_id
+
+    def execute(self, context: Any) -> Any:
+        from airflow_provider_monitoring._export import collect_records, write_records
+        from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+        hook = EncrataHook(encrata_conn_id=self.encrata_conn_id)
+        if self.use_vendor_csv:
+            saved = hook.download_run_results(self.monitor_id, self.run_id, self.output_path)
+            self.log.info("saved Encrata's CSV of run %s to %s (%d bytes)", self.run_id, saved["path"], saved["bytes"])
+            return {"path": saved["path"], "records": None, "changed": None}
+        records = hook.get_run_results(self.monitor_id, self.run_id, changes_only=self.changes_only)
+        if self.output_path is None:
+            return collect_records(records, self.max_xcom_records)
+        summary = write_records(records, self.output_path, self.output_format)
+        self.log.info("wrote %(records)d records (%(changed)d changed) to %(path)s", summary)
+        return summary

@@ -124,3 +124,72 @@ def test_a_first_try_never_reattaches(monitoring_sandbox):
     first = task.execute(context())
     second = task.execute(context())
     assert first != second
+
+
+# ---- EncrataRunResultsOperator --------------------------------------------------------------
+
+
+def finished_run(targets: int = 30) -> tuple[str, str]:
+    hook = EncrataHook()
+    monitor_id = hook.create_monitor("portfolio", monitor_type="domain",
+                                     targets=[f"d{n}.example.com" for n in range(targets)])["id"]
+    run_id = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
+                                       poll_interval=0.1, timeout=30).execute(context())
+    return monitor_id, run_id
+
+
+def results(monitor_id: str, run_id: str, **kwargs):
+    from airflow_provider_monitoring.operators.encrata import EncrataRunResultsOperator
+
+    return EncrataRunResultsOperator(task_id="results", monitor_id=monitor_id, run_id=run_id, **kwargs).execute(context())
+
+
+def test_results_to_xcom_within_the_bound(monitoring_sandbox):
+    monitor_id, run_id = finished_run(30)
+    records = results(monitor_id, run_id)
+    assert sorted(r["email"] for r in records) == sorted(f"d{n}.example.com" for n in range(30))
+    changed = results(monitor_id, run_id, changes_only=True)
+    assert changed and all(r["has_changes"] for r in changed) and len(changed) < 30
+
+
+def test_results_past_the_xcom_bound_point_to_output_path(monitoring_sandbox):
+    monitor_id, run_id = finished_run(30)
+    with pytest.raises(ValueError, match="output_path"):
+        results(monitor_id, run_id, max_xcom_records=10)
+
+
+@pytest.mark.parametrize("output_format", ["jsonl", "csv"])
+def test_results_stream_to_a_file(monitoring_sandbox, tmp_path, output_format):
+    monitor_id, run_id = finished_run(150)
+    path = tmp_path / f"out.{output_format}"
+    summary = results(monitor_id, run_id, output_path=str(path), output_format=output_format)
+    expected_changed = sum(r["has_changes"] for r in EncrataHook().get_run_results(monitor_id, run_id))
+    assert summary == {"path": str(path), "records": 150, "changed": expected_changed}
+    lines = path.read_text().splitlines()
+    assert len(lines) == (150 if output_format == "jsonl" else 151)
+    if output_format == "csv":
+        header = lines[0].split(",")
+        assert "email" in header and "data.registrar" in header
+        assert {"changes.registrar.old", "changes.registrar.new"} <= set(header)
+
+
+def test_results_to_an_object_storage_uri(monitoring_sandbox, tmp_path):
+    monitor_id, run_id = finished_run(5)
+    summary = results(monitor_id, run_id, output_path=f"file://{tmp_path}/out.jsonl")
+    assert summary["records"] == 5 and len((tmp_path / "out.jsonl").read_text().splitlines()) == 5
+
+
+def test_results_as_the_vendors_own_csv(monitoring_sandbox, tmp_path):
+    monitor_id, run_id = finished_run(5)
+    summary = results(monitor_id, run_id, output_path=str(tmp_path / "vendor.csv"), output_format="csv",
+                      use_vendor_csv=True)
+    assert summary["path"] == str(tmp_path / "vendor.csv")
+    assert len((tmp_path / "vendor.csv").read_text().splitlines()) == 6
+    assert monitoring_sandbox.requests("GET", "*/results/download")
+
+
+def test_results_refuse_a_bad_format_at_parse_time():
+    from airflow_provider_monitoring.operators.encrata import EncrataRunResultsOperator
+
+    with pytest.raises(ValueError, match="unknown output_format 'xml'"):
+        EncrataRunResultsOperator(task_id="r", monitor_id="m", run_id="r", output_path="x", output_format="xml")

@@ -14,6 +14,7 @@ from airflow_provider_monitoring._waiting import (
     ON_ALERT,
     ON_ERROR,
     RUNNING,
+    default_deferrable,
     make_event,
     settle,
     validate_event,

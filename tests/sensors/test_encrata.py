@@ -68,3 +68,12 @@ def test_execute_complete_settles_only_documented_events():
 def test_bad_policies_are_refused_at_construction():
     with pytest.raises(ValueError, match="on_alert"):
         sensor("m1", "r1", on_alert="ignore")
+
+
+@pytest.mark.parametrize("setting, expected", [("True", True), ("False", False)])
+def test_deferrable_defaults_to_airflows_setting(monkeypatch, setting, expected):
+    from airflow_provider_monitoring.operators.encrata import EncrataTriggerRunOperator
+
+    monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", setting)
+    assert EncrataRunSensor(task_id="wait", monitor_id="m", run_id="r").deferrable is expected
+    assert EncrataTriggerRunOperator(task_id="run", monitor_id="m").deferrable is expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,10 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     assert "3 tasks  success  as expected" in lines["example_monitoring_hooks"]
     assert "4 tasks  success  as expected" in lines["example_encrata"]
     assert "failed   as expected (demonstrates a failure path)" in lines["example_datafold_alert_fails"]
+    # example_encrata's run wait deferred, and dag.test() ran the trigger in-process.
+    log = (tmp_path / "airflow-home" / "demo.log").read_text()
+    assert re.search(r"Pausing task as DEFERRED\.\s+\[task\] dag_id=example_encrata", log)
+    assert "running trigger in line" in log
 
 
 def test_demo_fails_on_a_folder_without_dags(tmp_path):

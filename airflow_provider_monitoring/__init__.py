@@ -68,15 +68,16 @@ def get_provider_info() -> dict:
             for v in vendors
         ],
         # Listed as each vendor's operators, sensors and triggers come to exist.
-        "operators": [
-            {"integration-name": "Encrata", "python-modules": ["airflow_provider_monitoring.operators.encrata"]},
-        ],
-        "extra-links": ["airflow_provider_monitoring.operators.encrata.EncrataMonitorLink"],
-        "sensors": [
-            {"integration-name": "Encrata", "python-modules": ["airflow_provider_monitoring.sensors.encrata"]},
-        ],
-        "triggers": [
-            {"integration-name": "Encrata", "python-modules": ["airflow_provider_monitoring.triggers.encrata"]},
+        **{
+            role: [
+                {"integration-name": v.capitalize(), "python-modules": [f"airflow_provider_monitoring.{role}.{v}"]}
+                for v in ("encrata", "datafold")
+            ]
+            for role in ("operators", "sensors", "triggers")
+        },
+        "extra-links": [
+            "airflow_provider_monitoring.operators.encrata.EncrataMonitorLink",
+            "airflow_provider_monitoring.operators.datafold.DatafoldMonitorLink",
         ],
         "integrations": [
             {"integration-name": v.capitalize(), "external-doc-url": url, "tags": ["service"]}

@@ -20,7 +20,10 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("example_")}
-    assert set(lines) == {"example_monitoring_hooks", "example_datafold_alert_fails", "example_encrata"}, report
+    assert set(lines) == {
+        "example_monitoring_hooks", "example_datafold_alert_fails", "example_encrata", "example_datafold",
+    }, report
+    assert "7 tasks  success  as expected" in lines["example_datafold"]
     assert "3 tasks  success  as expected" in lines["example_monitoring_hooks"]
     assert "4 tasks  success  as expected" in lines["example_encrata"]
     assert "failed   as expected (demonstrates a failure path)" in lines["example_datafold_alert_fails"]
@@ -28,6 +31,9 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     log = (tmp_path / "airflow-home" / "demo.log").read_text()
     assert re.search(r"Pausing task as DEFERRED\.\s+\[task\] dag_id=example_encrata", log)
     assert "running trigger in line" in log
+    # example_datafold's two gates both deferred; the alerting one skipped its downstream task.
+    assert len(re.findall(r"Pausing task as DEFERRED\.\s+\[task\] dag_id=example_datafold ", log)) == 2
+    assert "new_state=skipped" in log
 
 
 def test_demo_fails_on_a_folder_without_dags(tmp_path):

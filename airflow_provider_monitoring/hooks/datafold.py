@@ -17,6 +17,7 @@ from airflow_provider_monitoring._http.hook import CLOCK_SLACK, MonitoringHook
 from airflow_provider_monitoring._http.pagination import PageNumberPages
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.values import choice, flag, int_id, iso_utc, non_empty_str, parse_time, string_list
+from airflow_provider_monitoring._waiting import ALERT, FAILED, RUNNING, SUCCESS, RunState, run_state
 from airflow_provider_monitoring._vendors import (
     DATAFOLD,
     DATAFOLD_COLUMN_METRICS as COLUMN_METRICS,
@@ -49,6 +50,38 @@ IMMUTABLE_ON_UPDATE = {
 }
 IMMUTABLE_DIFF_DATASETS = ("dataset_a", "dataset_b")
 
+
+
+# MonitorRunState -> the shared outcome (DESIGN.md, "Run outcome"). A null state (a run just
+# triggered) is still running (§9.2). learning (no verdict yet) and skipped (did not execute) are
+# not passes unless the caller accepts them (ACCEPTABLE_STATES); any other value fails closed.
+RUN_OUTCOMES: dict[str | None, str] = {
+    None: RUNNING, "created": RUNNING, "queued": RUNNING, "checking": RUNNING,
+    "ok": SUCCESS, "alert": ALERT,
+    "error": FAILED, "cancelled": FAILED, "learning": FAILED, "skipped": FAILED,
+}
+ACCEPTABLE_STATES = ("learning", "skipped")
+
+
+def run_outcomes(accept_states: Iterable[str] = ()) -> dict[str | None, str]:
+    """The outcome table with ``accept_states`` (a subset of learning/skipped) counted as success."""
+    accepted = tuple(accept_states)
+    for state in accepted:
+        choice(state, ACCEPTABLE_STATES, "accept_states value")
+    return {**RUN_OUTCOMES, **{state: SUCCESS for state in accepted}}
+
+
+def monitor_run_state(run: dict, accept_states: Iterable[str] = ()) -> RunState:
+    """A run's place in the shared vocabulary; a failed run's ``error`` and ``warnings`` go into
+    the message, so they reach the task log and the failure."""
+    state = run_state("Datafold", run_outcomes(accept_states), run.get("state"), run)
+    if state.outcome in (FAILED, ALERT) and not state.message:
+        details = [f"error: {run['error']}" if run.get("error") else "",
+                   f"warnings: {'; '.join(map(str, run['warnings']))}" if run.get("warnings") else ""]
+        detail = ", ".join(part for part in details if part)
+        message = f"Datafold run {run.get('run_id')} of monitor {run.get('monitor_id')} ended {state.vendor_state!r}"
+        return RunState(state.outcome, state.vendor_state, run, f"{message}: {detail}" if detail else message)
+    return state
 
 
 class DatafoldHook(MonitoringHook):
@@ -112,7 +145,7 @@ class DatafoldHook(MonitoringHook):
         otherwise AmbiguousRequestError is raised.
         """
         choice(monitor_type, MONITOR_TYPES, "monitor_type")
-        body = _validated_create_body(monitor_type, spec)
+        body = validated_create_body(monitor_type, spec)
         path = f"{MONITORS_PATH}/create/{monitor_type}"
 
         def find(sent_at: float) -> Iterator[dict]:
@@ -218,6 +251,16 @@ class DatafoldHook(MonitoringHook):
         """Async twin of ``get_monitor_run`` for triggers (inside ``async with hook:``)."""
         path = _run_path(monitor_id, run_id)
         return self._run_of(await self.aclient.request(Call("GET", path)), path)
+
+    def get_monitor_run_state(self, monitor_id: int | str, run_id: int | str,
+                              accept_states: Iterable[str] = ()) -> RunState:
+        """Where a run stands in the shared outcome vocabulary (what a sensor pokes)."""
+        return monitor_run_state(self.get_monitor_run(monitor_id, run_id), accept_states)
+
+    async def aget_monitor_run_state(self, monitor_id: int | str, run_id: int | str,
+                                     accept_states: Iterable[str] = ()) -> RunState:
+        """Async twin of :meth:`get_monitor_run_state` (what the trigger polls)."""
+        return monitor_run_state(await self.aget_monitor_run(monitor_id, run_id), accept_states)
 
     def _run_of(self, body: Any, path: str) -> dict:
         # state is documented as required here, but a run polled right after /run may still carry a
@@ -344,7 +387,7 @@ def _refuse_type_keys(spec: Mapping[str, Any]) -> None:
             )
 
 
-def _validated_create_body(monitor_type: str, spec: Any) -> dict:
+def validated_create_body(monitor_type: str, spec: Any) -> dict:
     """``spec`` as a plain dict (the caller's is never changed), after checking what the create
     endpoint of ``monitor_type`` requires."""
     spec = _mapping(spec, "spec")

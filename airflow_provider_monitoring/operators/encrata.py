@@ -6,31 +6,19 @@ DAG processor parses the file.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-from airflow.sdk import BaseOperator, BaseOperatorLink, BaseXCom
+from airflow.sdk import BaseOperator
 
-from airflow_provider_monitoring._waiting import (
-    RUNNING,
-    SUCCESS,
-    default_deferrable,
-    settle,
-    validate_event,
-    wait_blocking,
-)
-
-DEFAULT_TIMEOUT = 7 * 24 * 3600.0
+from airflow_provider_monitoring._waiting import RUNNING, SUCCESS
+from airflow_provider_monitoring.operators.base import DEFAULT_TIMEOUT, MonitoringRunOperator, MonitorLink
 
 
-class EncrataMonitorLink(BaseOperatorLink):
+class EncrataMonitorLink(MonitorLink):
     """The monitor in Encrata's dashboard, pushed by the operator before it waits."""
 
     name = "Encrata monitor"
-
-    def get_link(self, operator: BaseOperator, *, ti_key: Any) -> str:
-        return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
 
 
 def monitor_url(base_url: str, monitor_id: str) -> str:
@@ -80,7 +68,7 @@ class EncrataCreateMonitorOperator(BaseOperator):
         return monitor["id"]
 
 
-class EncrataTriggerRunOperator(BaseOperator):
+class EncrataTriggerRunOperator(MonitoringRunOperator):
     """Triggers a run of an Encrata monitor and, by default, waits for it; returns the run id.
 
     A run costs one credit per target of the monitor. The run id (XCom key ``run_id``) and a link
@@ -95,53 +83,41 @@ class EncrataTriggerRunOperator(BaseOperator):
     ``force_new_run=True`` always triggers.
     """
 
-    template_fields: Sequence[str] = ("monitor_id",)
+    vendor = "encrata"
+    link = EncrataMonitorLink()
     operator_extra_links = (EncrataMonitorLink(),)
 
     def __init__(self, *, monitor_id: str, wait_for_completion: bool = True, deferrable: bool | None = None,
                  poll_interval: float = 60.0, timeout: float | timedelta = DEFAULT_TIMEOUT,
                  force_new_run: bool = False, encrata_conn_id: str = "encrata_default", **kwargs: Any):
-        super().__init__(**kwargs)
-        self.monitor_id = monitor_id
-        self.wait_for_completion = wait_for_completion
-        self.deferrable = default_deferrable() if deferrable is None else deferrable
-        self.poll_interval = float(poll_interval)
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        super().__init__(monitor_id=monitor_id, conn_id=encrata_conn_id, wait_for_completion=wait_for_completion,
+                         deferrable=deferrable, poll_interval=poll_interval, timeout=timeout, **kwargs)
         self.force_new_run = force_new_run
         self.encrata_conn_id = encrata_conn_id
 
-    def execute(self, context: Any) -> str:
+    def make_hook(self):
         from airflow_provider_monitoring.hooks.encrata import EncrataHook
 
-        hook = EncrataHook(encrata_conn_id=self.encrata_conn_id)
+        return EncrataHook(encrata_conn_id=self.conn_id)
+
+    def start_run(self, hook: Any, context: Any) -> str:
         run_id = None if self.force_new_run else self._run_to_reattach(hook, context)
         if run_id is None:
             run_id = hook.trigger_run(self.monitor_id)["run_id"]
             self.log.info("triggered Encrata run %s of monitor %s", run_id, self.monitor_id)
-        ti = context["ti"]
-        ti.xcom_push(key="run_id", value=run_id)
-        ti.xcom_push(key=EncrataMonitorLink().xcom_key, value=monitor_url(hook.settings.base_url, self.monitor_id))
-        if not self.wait_for_completion:
-            return run_id
-        deadline = time.time() + self.timeout
-        if self.deferrable:
-            from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
-
-            self.defer(
-                trigger=EncrataRunTrigger(self.monitor_id, run_id, encrata_conn_id=self.encrata_conn_id,
-                                          poll_interval=self.poll_interval, deadline=deadline),
-                method_name="execute_complete",
-            )
-        event = wait_blocking(lambda: hook.get_run_state(self.monitor_id, run_id), vendor="encrata",
-                              monitor_id=self.monitor_id, run_id=run_id, deadline=deadline,
-                              poll_interval=self.poll_interval)
-        settle(event)
         return run_id
 
-    def execute_complete(self, context: Any, event: Any = None) -> str:
-        event = validate_event(event, "encrata")
-        settle(event)
-        return event["run_id"]
+    def read_state(self, hook: Any, run_id: Any):
+        return hook.get_run_state(self.monitor_id, run_id)
+
+    def make_trigger(self, run_id: Any, deadline: float):
+        from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
+
+        return EncrataRunTrigger(self.monitor_id, run_id, encrata_conn_id=self.conn_id,
+                                 poll_interval=self.poll_interval, deadline=deadline)
+
+    def monitor_url(self, hook: Any) -> str:
+        return monitor_url(hook.settings.base_url, self.monitor_id)
 
     def _run_to_reattach(self, hook: Any, context: Any) -> str | None:
         """The previous try's run, by the rule in the class docstring; None on a first try."""

@@ -42,7 +42,8 @@ class MonitoringRunSensor(BaseSensorOperator):
         self.on_error = choice(on_error, ON_ERROR, "on_error")
         self.deferrable = default_deferrable() if deferrable is None else deferrable
 
-    def make_hook(self) -> Any:
+    def read_state(self) -> Any:
+        """The run's current RunState, read with the vendor's sync hook."""
         raise NotImplementedError
 
     def make_trigger(self, deadline: float) -> Any:
@@ -56,7 +57,7 @@ class MonitoringRunSensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         try:
-            state = self.make_hook().get_run_state(self.monitor_id, self.run_id)
+            state = self.read_state()
         except MonitoringError as exc:
             event = make_event("error", self.vendor, self.monitor_id, self.run_id, None, str(exc))
             return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))

@@ -40,8 +40,13 @@ class MonitoringRunTrigger(BaseTrigger):
                 self.conn_kwarg: self.conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
+                **self.extra_kwargs(),
             },
         )
+
+    def extra_kwargs(self) -> dict[str, Any]:
+        """A vendor's own constructor arguments (primitives only) to serialize."""
+        return {}
 
     def make_hook(self) -> MonitoringHook:
         raise NotImplementedError

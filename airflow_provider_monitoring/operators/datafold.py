@@ -1,0 +1,136 @@
+"""Datafold operators: create monitors, run one as a data-quality gate, fetch a run's results.
+
+Importing this module costs little: hooks and triggers are imported when a task runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Sequence
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_monitoring.operators.base import DEFAULT_TIMEOUT, MonitoringRunOperator, MonitorLink
+
+
+class DatafoldMonitorLink(MonitorLink):
+    """The monitor in the Datafold app, on the connection's own host (US, EU or dedicated)."""
+
+    name = "Datafold monitor"
+
+
+def monitor_url(base_url: str, monitor_id: Any) -> str:
+    return f"{base_url}/monitors/{monitor_id}"
+
+
+class DatafoldCreateMonitorOperator(BaseOperator):
+    """Creates a Datafold monitor of ``monitor_type`` (``diff``, ``metric``, ``test``, ``schema``)
+    from ``spec`` (the documented create body) and returns its id.
+
+    The spec is checked before any request (name and schedule; ``connection_id`` for metric, test
+    and schema; ``datadiff.diff_type`` for diff; exactly one of ``query``/``test``; the ``type`` of
+    metric, alert and notifications): at parse time when nothing in it is templated, and again once
+    rendered. A Datafold 422 reports each field (``loc``) and message.
+    """
+
+    template_fields: Sequence[str] = ("spec",)
+
+    def __init__(self, *, monitor_type: str, spec: dict, datafold_conn_id: str = "datafold_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.monitor_type, self.spec = monitor_type, spec
+        self.datafold_conn_id = datafold_conn_id
+        if "{{" not in repr(spec) and "{%" not in repr(spec):
+            self._check()
+
+    def _check(self) -> None:
+        from airflow_provider_monitoring._http.values import choice
+        from airflow_provider_monitoring.hooks.datafold import MONITOR_TYPES, validated_create_body
+
+        choice(self.monitor_type, MONITOR_TYPES, "monitor_type")
+        validated_create_body(self.monitor_type, self.spec)
+
+    def execute(self, context: Any) -> int:
+        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
+        self._check()
+        monitor_id = DatafoldHook(datafold_conn_id=self.datafold_conn_id).create_monitor(self.monitor_type, self.spec)
+        self.log.info("created Datafold %s monitor %s", self.monitor_type, monitor_id)
+        return monitor_id
+
+
+class DatafoldRunMonitorOperator(MonitoringRunOperator):
+    """Runs a Datafold monitor and, by default, waits for its verdict: a data-quality gate.
+
+    The run id (XCom key ``run_id``) and a link to the monitor are pushed before the wait. ``ok``
+    passes; ``alert`` follows ``on_alert`` (``"fail"`` default, ``"succeed"``, ``"skip"`` to skip
+    downstream tasks); ``error`` and ``cancelled`` fail, with the run's ``error`` and ``warnings``
+    in the log and the failure message; ``learning`` and ``skipped`` fail unless named in
+    ``accept_states`` (e.g. ``("learning",)`` while a new anomaly monitor learns); a state Datafold
+    adds later fails with its raw value. Returns the run id.
+    """
+
+    vendor = "datafold"
+    link = DatafoldMonitorLink()
+    operator_extra_links = (DatafoldMonitorLink(),)
+
+    def __init__(self, *, monitor_id: int, wait_for_completion: bool = True, on_alert: str = "fail",
+                 accept_states: Sequence[str] = (), deferrable: bool | None = None, poll_interval: float = 30.0,
+                 timeout: float | timedelta = DEFAULT_TIMEOUT, datafold_conn_id: str = "datafold_default",
+                 **kwargs: Any):
+        super().__init__(monitor_id=monitor_id, conn_id=datafold_conn_id, wait_for_completion=wait_for_completion,
+                         deferrable=deferrable, poll_interval=poll_interval, timeout=timeout, on_alert=on_alert,
+                         **kwargs)
+        from airflow_provider_monitoring.hooks.datafold import run_outcomes
+
+        run_outcomes(accept_states)  # only learning/skipped may be accepted: refused at parse time
+        self.accept_states = tuple(accept_states)
+        self.datafold_conn_id = datafold_conn_id
+
+    def make_hook(self):
+        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
+        return DatafoldHook(datafold_conn_id=self.conn_id)
+
+    def start_run(self, hook: Any, context: Any) -> int:
+        run_id = hook.run_monitor(self.monitor_id)
+        self.log.info("started Datafold run %s of monitor %s", run_id, self.monitor_id)
+        return run_id
+
+    def read_state(self, hook: Any, run_id: Any):
+        return hook.get_monitor_run_state(self.monitor_id, run_id, self.accept_states)
+
+    def make_trigger(self, run_id: Any, deadline: float):
+        from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
+
+        return DatafoldMonitorRunTrigger(self.monitor_id, run_id, datafold_conn_id=self.conn_id,
+                                         poll_interval=self.poll_interval, deadline=deadline,
+                                         accept_states=self.accept_states)
+
+    def monitor_url(self, hook: Any) -> str:
+        return monitor_url(hook.settings.base_url, self.monitor_id)
+
+    def run_id_from(self, event: dict) -> int:
+        return int(event["run_id"])
+
+
+class DatafoldRunResultsOperator(BaseOperator):
+    """A run's detail and, when it has a ``diff_id``, its data diff and the diff's summary:
+    returns ``{"run": {...}, "data_diff": {"diff": {...}, "summary": {...}} or None}``."""
+
+    template_fields: Sequence[str] = ("monitor_id", "run_id")
+
+    def __init__(self, *, monitor_id: int, run_id: int, datafold_conn_id: str = "datafold_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.monitor_id, self.run_id = monitor_id, run_id
+        self.datafold_conn_id = datafold_conn_id
+
+    def execute(self, context: Any) -> dict:
+        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
+        hook = DatafoldHook(datafold_conn_id=self.datafold_conn_id)
+        run = hook.get_monitor_run(self.monitor_id, self.run_id)
+        diff_id = run.get("diff_id")
+        if diff_id is None:
+            return {"run": run, "data_diff": None}
+        return {"run": run, "data_diff": {"diff": hook.get_data_diff(diff_id),
+                                          "summary": hook.get_data_diff_summary(diff_id)}}

@@ -1,0 +1,42 @@
+"""Wait for a Datafold monitor run, by poking or deferred: a data-quality gate."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from airflow_provider_monitoring.sensors.base import MonitoringRunSensor
+
+
+class DatafoldMonitorRunSensor(MonitoringRunSensor):
+    """Waits until run ``run_id`` of monitor ``monitor_id`` ends and returns the run.
+
+    ``ok`` passes. ``alert`` follows ``on_alert`` (``"fail"``, ``"succeed"``, ``"skip"``).
+    ``error`` and ``cancelled`` fail with the run's ``error`` and ``warnings`` in the message.
+    ``learning`` (the anomaly model has no verdict yet) and ``skipped`` (the run did not execute)
+    fail unless named in ``accept_states``, e.g. ``accept_states=("learning",)`` while a new metric
+    monitor learns. A state Datafold adds later fails with its raw value.
+    """
+
+    vendor = "datafold"
+
+    def __init__(self, *, monitor_id: int, run_id: int, accept_states: Sequence[str] = (),
+                 datafold_conn_id: str = "datafold_default", **kwargs: Any):
+        super().__init__(monitor_id=monitor_id, run_id=run_id, conn_id=datafold_conn_id, **kwargs)
+        from airflow_provider_monitoring.hooks.datafold import run_outcomes
+
+        run_outcomes(accept_states)  # refuses anything but learning/skipped now, not mid-wait
+        self.accept_states = tuple(accept_states)
+        self.datafold_conn_id = datafold_conn_id
+
+    def read_state(self):
+        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
+        hook = DatafoldHook(datafold_conn_id=self.conn_id)
+        return hook.get_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
+
+    def make_trigger(self, deadline: float):
+        from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
+
+        return DatafoldMonitorRunTrigger(self.monitor_id, self.run_id, datafold_conn_id=self.conn_id,
+                                         poll_interval=self.poll_interval, deadline=deadline,
+                                         accept_states=self.accept_states)

@@ -71,7 +71,7 @@ def get_provider_info() -> dict:
         **{
             role: [
                 {"integration-name": v.capitalize(), "python-modules": [f"airflow_provider_monitoring.{role}.{v}"]}
-                for v in ("encrata", "datafold")
+                for v in vendors
             ]
             for role in ("operators", "sensors", "triggers")
         },

@@ -35,7 +35,7 @@ def example_monitoring_hooks():
 
         hook = DiligentHook()
         started = pendulum.now("UTC").subtract(seconds=5)
-        monitoring = hook.create_monitoring("https://shop.example.com", checks=["non_operational_website"])
+        monitoring = hook.create_monitoring("https://hooks-demo.example.com", checks=["non_operational_website"])
         execution = wait_until(
             lambda: next(iter(hook.list_executions(start=started, monitoring_id=monitoring["id"])), None),
             lambda e: e is not None, "Diligent execution")

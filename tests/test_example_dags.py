@@ -22,7 +22,9 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("example_")}
     assert set(lines) == {
         "example_monitoring_hooks", "example_datafold_alert_fails", "example_encrata", "example_datafold",
+        "example_diligent",
     }, report
+    assert "5 tasks  success  as expected" in lines["example_diligent"]
     assert "7 tasks  success  as expected" in lines["example_datafold"]
     assert "3 tasks  success  as expected" in lines["example_monitoring_hooks"]
     assert "4 tasks  success  as expected" in lines["example_encrata"]
@@ -34,6 +36,7 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     # example_datafold's two gates both deferred; the alerting one skipped its downstream task.
     assert len(re.findall(r"Pausing task as DEFERRED\.\s+\[task\] dag_id=example_datafold ", log)) == 2
     assert "new_state=skipped" in log
+    assert re.search(r"Pausing task as DEFERRED\.\s+\[task\] dag_id=example_diligent ", log)
 
 
 def test_demo_fails_on_a_folder_without_dags(tmp_path):

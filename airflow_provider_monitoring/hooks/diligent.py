@@ -18,6 +18,7 @@ from airflow_provider_monitoring._http.errors import ApiError, ConfigurationErro
 from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import CursorPages, FirstSighting, items_of
 from airflow_provider_monitoring._http.retry import Call
+from airflow_provider_monitoring._waiting import ALERT, FAILED, RUNNING, SUCCESS, RunState, run_state
 from airflow_provider_monitoring._vendors import (
     DILIGENT,
     DILIGENT_CHECKS as CHECKS,
@@ -263,6 +264,39 @@ def _remaining_count(body: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# running_state -> the shared outcome while no execution has come (DESIGN.md, "Run outcome"):
+# FAILED fails the wait; anything else undocumented fails closed.
+RUNNING_STATES = {"IDLE": RUNNING, "RUNNING": RUNNING, "FAILED": FAILED}
+
+
+def execution_state(execution: dict | None, monitoring: dict | None) -> RunState:
+    """Where the wait for a monitoring's next execution stands: an execution with no alert is a
+    success, one with alerts an alert; without one, the monitoring's ``running_state`` decides."""
+    if execution is not None:
+        count = execution.get("alert_count")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            return RunState(FAILED, str(count), execution, f"Diligent execution with an unreadable alert_count {count!r}")
+        outcome = SUCCESS if count == 0 else ALERT
+        message = (f"Diligent execution {execution.get('id')} of monitoring {execution.get('monitoring_id')} "
+                   f"at {execution.get('execution_time')}: {count} alert{'s' if count != 1 else ''}")
+        return RunState(outcome, "alerts" if count else "no alerts", execution, message)
+    monitoring = monitoring or {}
+    return run_state("Diligent", RUNNING_STATES, monitoring.get("running_state"), monitoring)
+
+
+def first_execution_after(executions: list[dict], after: datetime) -> dict | None:
+    """The earliest execution strictly after ``after`` (the listing's order is undocumented)."""
+    found = []
+    for execution in executions:
+        try:
+            when = values.parse_time(execution.get("execution_time"), "execution_time")
+        except ConfigurationError:
+            continue
+        if when > after:
+            found.append((when, execution))
+    return min(found, key=lambda pair: pair[0])[1] if found else None
+
+
 class DiligentHook(MonitoringHook):
     """Talks to the Diligent API with the key in the connection's password (sent as ``X-API-KEY``).
 
@@ -406,6 +440,22 @@ class DiligentHook(MonitoringHook):
         return {"monitoring_id": str(monitoring_id).strip(), "already_inactive": already, "status": status}
 
     # ---- executions -------------------------------------------------------------------------
+
+    def get_execution_state(self, monitoring_id: str, executed_after: datetime | str) -> RunState:
+        """The monitoring's first execution after ``executed_after`` as a RunState (what a sensor
+        pokes). Executions cannot be filtered by monitoring on the server, so the window asked for
+        is the smallest that can hold the answer: from ``executed_after`` to now."""
+        after = values.parse_time(executed_after, "executed_after")
+        executions = list(self.list_executions(start=after, end=datetime.now(timezone.utc), monitoring_id=monitoring_id))
+        execution = first_execution_after(executions, after)
+        return execution_state(execution, None if execution else self.get_monitoring(monitoring_id))
+
+    async def aget_execution_state(self, monitoring_id: str, executed_after: datetime | str) -> RunState:
+        """Async twin of :meth:`get_execution_state` (what the trigger polls)."""
+        after = values.parse_time(executed_after, "executed_after")
+        listing = self.alist_executions(start=after, end=datetime.now(timezone.utc), monitoring_id=monitoring_id)
+        execution = first_execution_after([item async for item in listing], after)
+        return execution_state(execution, None if execution else await self.aget_monitoring(monitoring_id))
 
     def list_executions(
         self,

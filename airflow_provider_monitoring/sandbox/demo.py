@@ -28,6 +28,7 @@ DEMO_CONFIG = SandboxConfig(
     run_seconds=1.0,
     rules=[
         OutcomeRule(vendor="*", match="*alert demo*", outcome="alert"),
+        OutcomeRule(vendor="diligent", match="*alert-demo*", outcome="alert"),  # websites have no spaces
         OutcomeRule(vendor="encrata", match="*fail demo*", outcome="failed"),
         OutcomeRule(vendor="diligent", match="*fail demo*", outcome="failed"),
         OutcomeRule(vendor="datafold", match="*fail demo*", outcome="error"),

@@ -35,14 +35,21 @@ class MonitoringRunTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "monitor_id": self.monitor_id,
-                "run_id": self.run_id,
+                **self.identity_kwargs(),
                 self.conn_kwarg: self.conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 **self.extra_kwargs(),
             },
         )
+
+    def identity_kwargs(self) -> dict[str, Any]:
+        """What the wait is for, under the vendor constructor's own argument names."""
+        return {"monitor_id": self.monitor_id, "run_id": self.run_id}
+
+    def finish(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event as fired; a vendor may complete it (e.g. with the id of what was found)."""
+        return event
 
     def extra_kwargs(self) -> dict[str, Any]:
         """A vendor's own constructor arguments (primitives only) to serialize."""
@@ -65,4 +72,4 @@ class MonitoringRunTrigger(BaseTrigger):
                 deadline=math.inf if self.deadline is None else float(self.deadline),
                 poll_interval=self.poll_interval,
             )
-        yield TriggerEvent(event)
+        yield TriggerEvent(self.finish(event))

@@ -1,0 +1,156 @@
+"""Diligent operators: onboard websites (one or in bulk), collect and acknowledge alerts.
+
+Importing this module costs little: hooks are imported when a task runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from airflow.sdk import BaseOperator
+
+BULK_LIMIT = 200  # the documented maximum of one bulk-create request
+
+
+def _templated(value: Any) -> bool:
+    return "{{" in repr(value) or "{%" in repr(value)
+
+
+class DiligentCreateMonitoringOperator(BaseOperator):
+    """Starts monitoring a website and returns the monitoring id.
+
+    Everything is checked before any request (an http(s) URL, known and unique ``checks``,
+    ``frequency`` in any case, ``expires_at`` at least one frequency period ahead). Idempotent
+    under retries: if the website already has an active monitoring, its id is returned instead of
+    creating (or failing on) a second one; ``if_exists="fail"`` fails instead.
+    """
+
+    template_fields: Sequence[str] = ("website", "checks", "external_id", "expires_at")
+
+    def __init__(self, *, website: str, checks: list[str], frequency: str = "every_2_weeks", run_now: bool = True,
+                 expires_at: Any = None, external_id: str | None = None, skip_duplicate: bool | None = None,
+                 if_exists: str = "return", diligent_conn_id: str = "diligent_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        from airflow_provider_monitoring._http.values import choice
+
+        self.website, self.checks, self.frequency, self.run_now = website, checks, frequency, run_now
+        self.expires_at, self.external_id, self.skip_duplicate = expires_at, external_id, skip_duplicate
+        self.if_exists = choice(if_exists, ("return", "fail"), "if_exists")
+        self.diligent_conn_id = diligent_conn_id
+        if not _templated([website, checks, external_id, expires_at]):
+            self._request()
+
+    def _request(self) -> dict:
+        from airflow_provider_monitoring.hooks.diligent import monitoring_request
+
+        return monitoring_request(self.website, self.checks, self.frequency, self.run_now, self.expires_at,
+                                  self.external_id, self.skip_duplicate)
+
+    def execute(self, context: Any) -> str:
+        from airflow_provider_monitoring.hooks.diligent import DiligentHook, site_key
+
+        request = self._request()
+        hook = DiligentHook(diligent_conn_id=self.diligent_conn_id)
+        if self.if_exists == "return":
+            wanted = site_key(request["website"])
+            for monitoring in hook.list_monitorings(website=request["website"]):
+                if monitoring.get("is_active") is not False and site_key(str(monitoring.get("website"))) == wanted:
+                    self.log.info("%s is already monitored (%s); using it", request["website"], monitoring["id"])
+                    return monitoring["id"]
+        monitoring = hook.create_monitoring(**request)
+        self.log.info("monitoring %s created for %s", monitoring["id"], request["website"])
+        return monitoring["id"]
+
+
+class DiligentBulkCreateMonitoringsOperator(BaseOperator):
+    """Starts monitoring many websites (``websites`` is templated: it can come from XCom), in
+    requests of at most 200, with the same checks and settings for all. Websites already monitored
+    are skipped, not failed on (``skip_duplicate``). Returns ``{"created": [{"id", "website"}],
+    "duplicates": [website], "requested_at": ISO time}``; ``requested_at`` is a good
+    ``executed_after`` for a DiligentExecutionSensor waiting on the first execution."""
+
+    template_fields: Sequence[str] = ("websites",)
+
+    def __init__(self, *, websites: Any, checks: list[str], frequency: str = "every_2_weeks", run_now: bool = True,
+                 expires_at: Any = None, diligent_conn_id: str = "diligent_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.websites, self.checks, self.frequency = websites, checks, frequency
+        self.run_now, self.expires_at = run_now, expires_at
+        self.diligent_conn_id = diligent_conn_id
+        if not _templated(websites):
+            self._items()
+
+    def _items(self) -> list[dict]:
+        from airflow_provider_monitoring._http.values import string_list
+
+        websites = string_list(self.websites, "websites")
+        return [{"website": site, "checks": self.checks, "frequency": self.frequency, "run_now": self.run_now,
+                 "skip_duplicate": True, **({"expires_at": self.expires_at} if self.expires_at else {})}
+                for site in websites]
+
+    def execute(self, context: Any) -> dict:
+        from airflow_provider_monitoring.hooks.diligent import DiligentHook
+
+        items = self._items()
+        hook = DiligentHook(diligent_conn_id=self.diligent_conn_id)
+        requested_at = datetime.now(timezone.utc).isoformat()
+        created: list[dict] = []
+        duplicates: list[str] = []
+        for start in range(0, len(items), BULK_LIMIT):
+            chunk = items[start:start + BULK_LIMIT]
+            answer = hook.bulk_create_monitorings(chunk)
+            created += [{"id": m["id"], "website": m.get("website")} for m in answer.get("items") or []]
+            duplicates += [chunk[d["index"]]["website"] if isinstance(d, dict) and isinstance(d.get("index"), int)
+                           else str(d) for d in answer.get("duplicates") or []]
+        self.log.info("%d websites: %d monitorings created, %d already monitored",
+                      len(items), len(created), len(duplicates))
+        return {"created": created, "duplicates": duplicates, "requested_at": requested_at}
+
+
+class DiligentAlertsOperator(BaseOperator):
+    """Lists alerts (of one monitoring or all, by execution time window and acknowledged state)
+    and returns them, or writes them to ``output_path`` as JSON Lines and returns
+    ``{"path", "records", "changed"}``. ``acknowledge=True`` then acknowledges exactly the alerts
+    returned, one request each, and no others."""
+
+    template_fields: Sequence[str] = ("monitoring_id", "execution_time_after", "execution_time_before", "output_path")
+
+    def __init__(self, *, monitoring_id: str | None = None, only_unacknowledged: bool = True,
+                 execution_time_after: Any = None, execution_time_before: Any = None, acknowledge: bool = False,
+                 output_path: Any = None, diligent_conn_id: str = "diligent_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.monitoring_id, self.only_unacknowledged = monitoring_id, only_unacknowledged
+        self.execution_time_after, self.execution_time_before = execution_time_after, execution_time_before
+        self.acknowledge, self.output_path = acknowledge, output_path
+        self.diligent_conn_id = diligent_conn_id
+
+    def execute(self, context: Any) -> Any:
+        from airflow_provider_monitoring._export import write_records
+        from airflow_provider_monitoring.hooks.diligent import DiligentHook
+
+        hook = DiligentHook(diligent_conn_id=self.diligent_conn_id)
+        alerts = hook.list_alerts(monitoring_id=self.monitoring_id or None,
+                                  only_unacknowledged=self.only_unacknowledged or None,
+                                  execution_time_after=self.execution_time_after or None,
+                                  execution_time_before=self.execution_time_before or None)
+        acknowledged: list[str] = []
+        if self.output_path is not None:
+            seen: list[str] = []
+            summary = write_records(_noting_ids(alerts, seen), self.output_path, "jsonl")
+            acknowledged = seen
+            result: Any = summary
+        else:
+            result = list(alerts)
+            acknowledged = [alert["id"] for alert in result]
+        if self.acknowledge and acknowledged:
+            hook.acknowledge_alerts(acknowledged)
+            self.log.info("acknowledged %d alerts", len(acknowledged))
+        return result
+
+
+def _noting_ids(alerts: Any, ids: list[str]):
+    """Pass alerts through, keeping only their ids: what is acknowledged is exactly what was written."""
+    for alert in alerts:
+        ids.append(alert["id"])
+        yield alert

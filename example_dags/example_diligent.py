@@ -1,0 +1,57 @@
+"""Diligent end to end: onboard websites in bulk, wait (deferred) for the first execution of one,
+collect its alerts and acknowledge them.
+
+The demo's sandbox makes "alert-demo" websites raise alerts, so there is something to collect.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import dag, task
+
+from airflow_provider_monitoring.operators.diligent import (
+    DiligentAlertsOperator,
+    DiligentBulkCreateMonitoringsOperator,
+)
+from airflow_provider_monitoring.sensors.diligent import DiligentExecutionSensor
+
+WEBSITES = ["https://shop.example.com", "https://alert-demo.example.com", "https://store.example.org"]
+WATCHED = "alert-demo.example.com"
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False, tags=["example", "diligent"])
+def example_diligent():
+    onboard = DiligentBulkCreateMonitoringsOperator(
+        task_id="onboard", websites=WEBSITES, checks=["non_operational_website", "high_risk_mcc"],
+    )
+
+    @task
+    def watched_monitoring(onboarded: dict) -> str:
+        return next(m["id"] for m in onboarded["created"] if WATCHED in (m["website"] or ""))
+
+    monitoring_id = watched_monitoring(onboard.output)
+    first_execution = DiligentExecutionSensor(
+        task_id="first_execution",
+        monitoring_id=monitoring_id,
+        # The onboarding time: the first execution may come before this task starts.
+        executed_after="{{ ti.xcom_pull(task_ids='onboard')['requested_at'] }}",
+        on_alert="succeed",  # alerts are what this DAG is here to collect
+        poll_interval=1,
+        timeout=600,
+        deferrable=True,
+    )
+    alerts = DiligentAlertsOperator(task_id="collect_and_acknowledge", monitoring_id=monitoring_id, acknowledge=True)
+
+    @task
+    def report(collected: list[dict]) -> int:
+        for alert in collected:
+            checks = [check["check"] for check in alert.get("failed_checks", [])]
+            print(f"{alert['website']}: failed {checks}")
+        assert collected, "the alert-demo website raised no alert"
+        return len(collected)
+
+    first_execution >> alerts
+    report(alerts.output)
+
+
+example_diligent()

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator, BaseOperatorLink, BaseXCom
 
 from airflow_provider_monitoring._http.values import choice
 from airflow_provider_monitoring._waiting import (
-    ON_ALERT, default_deferrable, settle, validate_event, wait_blocking,
+    ON_ALERT, ON_ERROR, default_deferrable, settle, validate_event, wait_blocking,
 )
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
@@ -27,7 +27,8 @@ class MonitorLink(BaseOperatorLink):
 
 class MonitoringRunOperator(BaseOperator):
     """Starts a run and, by default, waits for it (deferred, or polling in the worker); returns
-    the run id. ``on_alert`` = ``"fail"`` / ``"succeed"`` / ``"skip"``; ``timeout`` seconds in all."""
+    the run id. ``on_alert`` = ``"fail"`` / ``"succeed"`` / ``"skip"``; ``on_error`` = ``"fail"`` /
+    ``"skip"`` for an API error during the wait (never a pass); ``timeout`` seconds in all."""
 
     vendor: ClassVar[str]
     link: ClassVar[MonitorLink]
@@ -35,7 +36,8 @@ class MonitoringRunOperator(BaseOperator):
 
     def __init__(self, *, monitor_id: Any, conn_id: str, wait_for_completion: bool = True,
                  deferrable: bool | None = None, poll_interval: float = 60.0,
-                 timeout: float | timedelta = DEFAULT_TIMEOUT, on_alert: str = "fail", **kwargs: Any):
+                 timeout: float | timedelta = DEFAULT_TIMEOUT, on_alert: str = "fail", on_error: str = "fail",
+                 **kwargs: Any):
         super().__init__(**kwargs)
         self.monitor_id = monitor_id
         self.conn_id = conn_id
@@ -44,6 +46,7 @@ class MonitoringRunOperator(BaseOperator):
         self.poll_interval = float(poll_interval)
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         self.on_alert = choice(on_alert, ON_ALERT, "on_alert")
+        self.on_error = choice(on_error, ON_ERROR, "on_error")
 
     # ---- what each vendor provides ----------------------------------------------------------
 
@@ -79,13 +82,13 @@ class MonitoringRunOperator(BaseOperator):
                               monitor_id=self.monitor_id, run_id=run_id, deadline=deadline,
                               poll_interval=self.poll_interval)
         self.log.info("%s", event["message"])
-        settle(event, self.on_alert)
+        settle(event, self.on_alert, self.on_error)
         return run_id
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         event = validate_event(event, self.vendor)
         self.log.info("%s", event["message"])
-        settle(event, self.on_alert)
+        settle(event, self.on_alert, self.on_error)
         return self.run_id_from(event)
 
     def run_id_from(self, event: dict) -> Any:

@@ -162,3 +162,15 @@ def test_the_sensor_pokes_and_defers(monitoring_sandbox):
     with pytest.raises(TaskDeferred) as deferred:
         deferring.execute({})
     assert isinstance(deferred.value.trigger, DatafoldMonitorRunTrigger)
+
+
+@pytest.mark.parametrize("on_error, outcome", [("fail", AirflowException), ("skip", AirflowSkipException)])
+def test_an_api_error_during_the_wait_follows_on_error_and_never_passes(monitoring_sandbox, on_error, outcome):
+    from airflow_provider_monitoring.sandbox import FaultRule
+
+    monitor_id = create("metric")
+    monitoring_sandbox.config.faults.append(FaultRule("status", status=403, method="GET",
+                                                      path="/datafold/api/v1/monitors/*/runs/*"))
+    with pytest.raises(outcome, match="HTTP 403") as info:
+        run(monitor_id, on_error=on_error)
+    assert on_error == "skip" or not isinstance(info.value, AirflowSkipException)

@@ -445,15 +445,19 @@ class DiligentHook(MonitoringHook):
         """The monitoring's first execution after ``executed_after`` as a RunState (what a sensor
         pokes). Executions cannot be filtered by monitoring on the server, so the window asked for
         is the smallest that can hold the answer: from ``executed_after`` to now."""
-        after = values.parse_time(executed_after, "executed_after")
-        executions = list(self.list_executions(start=after, end=datetime.now(timezone.utc), monitoring_id=monitoring_id))
+        after, now = values.parse_time(executed_after, "executed_after"), datetime.now(timezone.utc)
+        if after >= now:  # a reference time still ahead (or a clock behind the server's): nothing yet
+            return execution_state(None, self.get_monitoring(monitoring_id))
+        executions = list(self.list_executions(start=after, end=now, monitoring_id=monitoring_id))
         execution = first_execution_after(executions, after)
         return execution_state(execution, None if execution else self.get_monitoring(monitoring_id))
 
     async def aget_execution_state(self, monitoring_id: str, executed_after: datetime | str) -> RunState:
         """Async twin of :meth:`get_execution_state` (what the trigger polls)."""
-        after = values.parse_time(executed_after, "executed_after")
-        listing = self.alist_executions(start=after, end=datetime.now(timezone.utc), monitoring_id=monitoring_id)
+        after, now = values.parse_time(executed_after, "executed_after"), datetime.now(timezone.utc)
+        if after >= now:  # a reference time still ahead (or a clock behind the server's): nothing yet
+            return execution_state(None, await self.aget_monitoring(monitoring_id))
+        listing = self.alist_executions(start=after, end=now, monitoring_id=monitoring_id)
         execution = first_execution_after([item async for item in listing], after)
         return execution_state(execution, None if execution else await self.aget_monitoring(monitoring_id))
 

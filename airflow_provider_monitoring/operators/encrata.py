@@ -6,7 +6,8 @@ DAG processor parses the file.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import itertools
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from airflow.sdk import BaseOperator
@@ -76,9 +77,10 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
     Airflow's ``operators.default_deferrable``) or polls in the worker; ``poll_interval`` seconds
     between reads, ``timeout`` seconds in all, after which the task fails saying so.
 
-    Retries reattach instead of paying again: on a retry of the same task instance, if the
-    monitor's newest run is still pending/queued/running, or succeeded after this DAG run began,
-    the operator waits for that run rather than triggering a new one. (A run in progress is waited
+    Retries reattach instead of paying again: on a retry of the same task instance, if one of the
+    monitor's latest runs (its first listing page) is still pending/queued/running, or succeeded
+    after this DAG run began, the operator waits for the most recent such run rather than
+    triggering a new one. (A run in progress is waited
     for even if a schedule started it: it enriches the same targets and costs nothing more.)
     ``force_new_run=True`` always triggers.
     """
@@ -124,19 +126,29 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
         ti = context["ti"]
         if getattr(ti, "try_number", 1) <= 1:
             return None
-        from airflow_provider_monitoring.hooks.encrata import RUN_OUTCOMES
+        from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT, RUN_OUTCOMES
 
-        newest = next(iter(hook.list_monitor_runs(self.monitor_id)), None)
-        if newest is None:
+        # The listing's order is undocumented: judge the first page by the runs' own times.
+        recent = list(itertools.islice(hook.list_monitor_runs(self.monitor_id), PAGE_LIMIT))
+        began = getattr(context.get("dag_run"), "start_date", None)
+        in_progress = [run for run in recent if RUN_OUTCOMES.get(run.get("status")) == RUNNING]
+        succeeded = [run for run in recent if RUN_OUTCOMES.get(run.get("status")) == SUCCESS and _after(run, began)]
+        chosen = max(in_progress or succeeded, key=_started, default=None)
+        if chosen is None:
             return None
-        outcome = RUN_OUTCOMES.get(newest.get("status"))
-        dag_run = context.get("dag_run")
-        began = getattr(dag_run, "start_date", None)
-        if outcome == RUNNING or (outcome == SUCCESS and _after(newest, began)):
-            self.log.info("retry %s: reattaching to run %s (%s) instead of paying for a new one",
-                          ti.try_number, newest["id"], newest.get("status"))
-            return str(newest["id"])
-        return None
+        self.log.info("retry %s: reattaching to run %s (%s) instead of paying for a new one",
+                      ti.try_number, chosen["id"], chosen.get("status"))
+        return str(chosen["id"])
+
+
+def _started(run: dict) -> datetime:
+    """When a run started; one not started yet (pending) counts as the newest."""
+    from airflow_provider_monitoring._http.values import parse_time
+
+    try:
+        return parse_time(run["started_at"]) if run.get("started_at") else datetime.max.replace(tzinfo=timezone.utc)
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
 
 
 # Encrata's timestamps are whole seconds: a run started in the same second as the DAG run counts.

@@ -10,7 +10,7 @@ from airflow_provider_monitoring.sensors.base import MonitoringRunSensor
 
 class DiligentExecutionSensor(MonitoringRunSensor):
     """Waits until monitoring ``monitoring_id`` has an execution after ``executed_after`` (default:
-    when the sensor started) and returns that execution.
+    when the DAG run started, which stays put across retries of the sensor) and returns it.
 
     No alert passes; alerts follow ``on_alert`` (``"fail"``, ``"succeed"``, ``"skip"``); a
     ``running_state`` of ``FAILED`` fails. Diligent cannot filter executions by monitoring, so each
@@ -32,7 +32,8 @@ class DiligentExecutionSensor(MonitoringRunSensor):
 
     def execute(self, context: Any) -> Any:
         if not self.executed_after:
-            started = getattr(context.get("ti"), "start_date", None) if isinstance(context, dict) else None
+            dag_run = context.get("dag_run") if isinstance(context, dict) else None
+            started = getattr(dag_run, "start_date", None)
             self.executed_after = (started or datetime.now(timezone.utc)).isoformat()
         self.run_id = f"next after {self.executed_after}"
         return super().execute(context)

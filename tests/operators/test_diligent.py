@@ -144,3 +144,21 @@ def test_alerts_are_returned_and_exactly_those_acknowledged(monitoring_sandbox, 
     still_open = DiligentAlertsOperator(task_id="alerts", monitoring_id=other, output_path=str(tmp_path / "a.jsonl"))
     summary = still_open.execute({})
     assert summary["records"] >= 1 and len((tmp_path / "a.jsonl").read_text().splitlines()) == summary["records"]
+
+
+def test_a_reference_time_still_ahead_keeps_waiting_instead_of_failing(monitoring_sandbox):
+    monitoring_id = create("https://calm.example.com")
+    ahead = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    sensor = DiligentExecutionSensor(task_id="wait", monitoring_id=monitoring_id, executed_after=ahead,
+                                     poll_interval=0.1, deferrable=False)
+    assert sensor.poke({}) is False
+
+
+def test_the_default_reference_time_is_the_dag_runs_start(monitoring_sandbox):
+    from types import SimpleNamespace
+
+    began = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    sensor = DiligentExecutionSensor(task_id="wait", monitoring_id="m1", deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"dag_run": SimpleNamespace(start_date=began)})
+    assert deferred.value.trigger.executed_after == began.isoformat()

@@ -17,6 +17,7 @@ from airflow_provider_monitoring._http.errors import ApiError, ConfigurationErro
 from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import OffsetPages, items_of
 from airflow_provider_monitoring._http.retry import Call
+from airflow_provider_monitoring._export import current_umask
 from airflow_provider_monitoring._http.values import choice, flag, non_empty_str, path_id, string_list
 from airflow_provider_monitoring._waiting import FAILED, RUNNING, SUCCESS, RunState, run_state
 from airflow_provider_monitoring._vendors import (
@@ -262,6 +263,8 @@ class EncrataHook(MonitoringHook):
         try:
             with os.fdopen(handle, "wb") as sink:
                 written = self._on_either_family(lambda prefix: self._download_csv(monitor, run, prefix, sink))
+            # mkstemp makes the file private (0600); the download gets the usual permissions.
+            os.chmod(part, 0o666 & ~current_umask())
             os.replace(part, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

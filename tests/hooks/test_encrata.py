@@ -605,3 +605,14 @@ async def test_a_listed_run_without_status_fails_closed(api, hook, use_async):
                 await hook.aget_run("m1", "run_1")
         else:
             hook.get_run("m1", "run_1")
+
+
+def test_a_download_gets_the_usual_file_permissions(api, hook, tmp_path):
+    import os
+    import stat
+
+    from airflow_provider_monitoring._export import current_umask
+
+    api.on("GET", "/api/monitors/m1/runs/r1/results/download", Reply(body="email\na@b.co\n", headers={"Content-Type": "text/csv"}))
+    hook.download_run_results("m1", "r1", tmp_path / "out.csv")
+    assert stat.S_IMODE(os.stat(tmp_path / "out.csv").st_mode) == 0o666 & ~current_umask()

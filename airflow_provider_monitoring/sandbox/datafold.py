@@ -52,11 +52,12 @@ import hmac
 import json
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from airflow_provider_monitoring._http.errors import ConfigurationError
+from airflow_provider_monitoring._http.values import parse_time
 from airflow_provider_monitoring._vendors import (
     DATAFOLD_COLUMN_METRICS as COLUMN_METRICS,
     DATAFOLD_DIFF_TYPES as DIFF_TYPES,
@@ -446,12 +447,11 @@ def query_time(request: web.Request, name: str, check: Checker) -> float | None:
     if raw is None:
         return None
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
+        # A "+" in an unencoded query arrives as a space. Naive timestamps are read as UTC (§9.10).
+        return parse_time(raw.replace(" ", "+"), name).timestamp()
+    except ConfigurationError:
         check.fail(("query", name), "Input should be a valid datetime", "datetime_from_date_parsing", raw)
         return None
-    # Naive timestamps are read as UTC (the docs leave it open, §9.10).
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def page_of(key: str, items: list, page: int, page_size: int, render: Callable[[Any], dict]) -> dict:

@@ -82,13 +82,14 @@ import ipaddress
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from airflow_provider_monitoring._http.errors import ConfigurationError
+from airflow_provider_monitoring._http.values import parse_time
 from airflow_provider_monitoring._vendors import (
     DILIGENT_CHECKS as CHECKS,
     DILIGENT_FREQUENCY_DAYS as FREQUENCY_DAYS,
@@ -160,16 +161,10 @@ def parse_ms(text: Any) -> int | None:
     """Epoch ms of an ISO 8601 string (``Z`` or offset, with or without fraction); None if unusable."""
     if not isinstance(text, str) or not text.strip():
         return None
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        return round(parse_time(text).timestamp() * 1000)
+    except ConfigurationError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return round(moment.timestamp() * 1000)
 
 
 # ---- websites --------------------------------------------------------------------------------

@@ -42,6 +42,16 @@ class MonitoringRunSensor(BaseSensorOperator):
         self.on_error = choice(on_error, ON_ERROR, "on_error")
         self.deferrable = default_deferrable() if deferrable is None else deferrable
 
+    def make_hook(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def hook(self) -> Any:
+        """One hook (one pooled HTTP session) for every poke of this sensor instance."""
+        if getattr(self, "_hook", None) is None:
+            self._hook = self.make_hook()
+        return self._hook
+
     def read_state(self) -> Any:
         """The run's current RunState, read with the vendor's sync hook."""
         raise NotImplementedError

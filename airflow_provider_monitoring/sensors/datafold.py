@@ -28,11 +28,13 @@ class DatafoldMonitorRunSensor(MonitoringRunSensor):
         self.accept_states = tuple(accept_states)
         self.datafold_conn_id = datafold_conn_id
 
-    def read_state(self):
+    def make_hook(self):
         from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 
-        hook = DatafoldHook(datafold_conn_id=self.conn_id)
-        return hook.get_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
+        return DatafoldHook(datafold_conn_id=self.conn_id)
+
+    def read_state(self):
+        return self.hook.get_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
 
     def make_trigger(self, deadline: float):
         from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger

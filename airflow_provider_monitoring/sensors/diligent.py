@@ -38,10 +38,13 @@ class DiligentExecutionSensor(MonitoringRunSensor):
         self.run_id = f"next after {self.executed_after}"
         return super().execute(context)
 
-    def read_state(self):
+    def make_hook(self):
         from airflow_provider_monitoring.hooks.diligent import DiligentHook
 
-        return DiligentHook(diligent_conn_id=self.conn_id).get_execution_state(self.monitor_id, self.executed_after)
+        return DiligentHook(diligent_conn_id=self.conn_id)
+
+    def read_state(self):
+        return self.hook.get_execution_state(self.monitor_id, self.executed_after)
 
     def make_trigger(self, deadline: float):
         from airflow_provider_monitoring.triggers.diligent import DiligentExecutionTrigger

@@ -22,10 +22,13 @@ class EncrataRunSensor(MonitoringRunSensor):
         super().__init__(monitor_id=monitor_id, run_id=run_id, conn_id=encrata_conn_id, **kwargs)
         self.encrata_conn_id = encrata_conn_id
 
-    def read_state(self):
+    def make_hook(self):
         from airflow_provider_monitoring.hooks.encrata import EncrataHook
 
-        return EncrataHook(encrata_conn_id=self.conn_id).get_run_state(self.monitor_id, self.run_id)
+        return EncrataHook(encrata_conn_id=self.conn_id)
+
+    def read_state(self):
+        return self.hook.get_run_state(self.monitor_id, self.run_id)
 
     def make_trigger(self, deadline: float):
         from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger

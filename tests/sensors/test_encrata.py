@@ -77,3 +77,12 @@ def test_deferrable_defaults_to_airflows_setting(monkeypatch, setting, expected)
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", setting)
     assert EncrataRunSensor(task_id="wait", monitor_id="m", run_id="r").deferrable is expected
     assert EncrataTriggerRunOperator(task_id="run", monitor_id="m").deferrable is expected
+
+
+def test_pokes_share_one_hook_and_one_http_session(monitoring_sandbox):
+    monitor_id, run_id = start_run("domains")
+    task = sensor(monitor_id, run_id, deferrable=False)
+    task.poke({})
+    session = task.hook.client.session
+    poke_until_done(task)
+    assert task.hook.client.session is session

@@ -9,15 +9,33 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import IO, Any, AsyncIterator, Iterator, Mapping
+from typing import IO, Any, AsyncIterator, Iterator, Mapping, NamedTuple
 
 from airflow_provider_monitoring import __version__
-from airflow_provider_monitoring._http.errors import UnexpectedResponseError
+from airflow_provider_monitoring._http.errors import ConfigurationError, UnexpectedResponseError, excerpt, not_json
 from airflow_provider_monitoring._http.pagination import Pages
-from airflow_provider_monitoring._http.retry import Attempts, Call, RetryPolicy, describe_failure
+from airflow_provider_monitoring._http.retry import (
+    Attempts,
+    Call,
+    Failure,
+    RetryPolicy,
+    describe_failure,
+    is_json_type,
+)
 from airflow_provider_monitoring._http.settings import ApiSettings
 
 USER_AGENT = f"airflow-provider-monitoring/{__version__}"
+READ_SIZE = 1 << 16
+# 2xx types that are never the file a download asked for (an "export not ready" object, a login page).
+NOT_A_FILE = ("application/json", "text/html")
+
+
+class Answer(NamedTuple):
+    """An HTTP answer with its whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    raw: bytes
 
 
 def decode_body(raw: bytes) -> tuple[Any, str]:
@@ -33,6 +51,18 @@ def decode_body(raw: bytes) -> tuple[Any, str]:
 
 def _body_or_text(body: Any, text: str) -> Any:
     return body if body is not None or not text.strip() else text
+
+
+def content_type(headers: Mapping[str, str]) -> str:
+    return headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def _unreadable(call: Call, headers: Mapping[str, str], body: Any, text: str) -> bool:
+    """A body that should be JSON (the call asked for JSON, or the Content-Type says so) and does
+    not parse. An empty body is not unreadable: a 204, or a 200 that says nothing more."""
+    if body is not None or text.strip() in ("", "null"):
+        return False
+    return call.wants_json or is_json_type(content_type(headers))
 
 
 def _query(params: Mapping[str, Any] | None) -> dict[str, str] | None:
@@ -59,7 +89,19 @@ class _Base:
         return headers
 
     def _attempts(self, call: Call) -> Attempts:
-        return Attempts(call, self.policy, self.settings.vendor.name, self.settings.api_key)
+        return Attempts(call, self.policy, self.settings.vendor.name, self.settings.timeout)
+
+    def _settle(self, attempts: Attempts, outcome: Answer | Failure) -> tuple[Any, float | None]:
+        """What one attempt's outcome means, decided here for both clients: ``(body, None)`` when
+        the call is done, ``(None, delay)`` to wait and try again; the final error is raised."""
+        if isinstance(outcome, Failure):
+            return None, attempts.after_exception(outcome)
+        body, text = decode_body(outcome.raw)
+        if not 200 <= outcome.status < 300:
+            return None, attempts.after_status(outcome.status, outcome.headers, body, text)
+        if _unreadable(attempts.call, outcome.headers, body, text):
+            return None, attempts.after_unreadable(outcome.status, content_type(outcome.headers), text)
+        return _body_or_text(body, text), None
 
 
 def _requests_reached_vendor(exc: BaseException) -> bool:
@@ -83,6 +125,62 @@ def _requests_reached_vendor(exc: BaseException) -> bool:
     return True
 
 
+def _requests_failure(exc: BaseException) -> Failure:
+    import requests
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    timed_out = isinstance(exc, (requests.Timeout, Urllib3Timeout, TimeoutError))
+    return Failure(describe_failure(exc), _requests_reached_vendor(exc), timed_out)
+
+
+def _no_netrc(request: Any) -> Any:
+    """requests' auth hook, adding nothing: the vendor's header is already among the headers.
+    Any explicit auth stops requests (``trust_env``, its default) from reading ~/.netrc, whose
+    Basic credentials for the host would replace the vendor's Authorization header or travel
+    beside its own header. trust_env stays on for the rest it reads: proxies and CA bundle."""
+    return request
+
+
+class BodyTimeout(TimeoutError):
+    """The headers came in time, the whole body did not."""
+
+
+def _read_whole(response: Any, deadline: float) -> Answer | Failure:
+    """The whole body of a streamed requests ``response`` by ``deadline`` (monotonic seconds).
+
+    requests' timeout bounds each socket read, so a body trickling in a byte at a time would
+    never time out. Here each read may wait only for the time left, and ``read1`` hands back what
+    has arrived instead of waiting to fill its buffer, so no read outlives the deadline.
+    """
+    import requests
+    from urllib3.exceptions import HTTPError
+
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                received = sum(len(chunk) for chunk in chunks)
+                raise BodyTimeout(f"the body was still arriving when the timeout ran out ({received} bytes in)")
+            _limit_next_read(response, left)
+            chunk = response.raw.read1(READ_SIZE, decode_content=True)
+            if not chunk:
+                # All read: urllib3 has put the connection back in the pool.
+                return Answer(response.status_code, response.headers, b"".join(chunks))
+            chunks.append(chunk)
+    except (HTTPError, requests.RequestException, OSError) as exc:
+        failure = _requests_failure(exc)
+    # A half-read connection cannot be reused: close it rather than return it to the pool.
+    response.close()
+    return failure
+
+
+def _limit_next_read(response: Any, seconds: float) -> None:
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
 class SyncClient(_Base):
     """requests.Session with one pooled connection set per hook instance."""
 
@@ -104,55 +202,107 @@ class SyncClient(_Base):
             self._session = None
 
     def request(self, call: Call) -> Any:
-        """Send ``call`` with retries; the decoded body (JSON, text, or None for an empty body)."""
-        response = self._send(call, stream=False)
-        body, text = decode_body(response.content)
-        return _body_or_text(body, text)
+        """Send ``call`` with retries; the decoded body (JSON, text, or None for an empty body).
+        Each attempt ends within the timeout, body included."""
+        return self._send(call)[1]
 
     def status_and_body(self, call: Call) -> tuple[int, Any]:
-        response = self._send(call, stream=False)
-        body, text = decode_body(response.content)
-        return response.status_code, _body_or_text(body, text)
+        return self._send(call)
 
-    def download(self, call: Call, sink: IO[bytes], chunk_size: int = 1 << 16) -> int:
+    def _send(self, call: Call) -> tuple[int, Any]:
+        attempts = self._attempts(call)
+        while True:
+            outcome = self._attempt(call, attempts.budget())
+            body, delay = self._settle(attempts, outcome)
+            if delay is None:
+                return outcome.status, body
+            time.sleep(delay)
+
+    def _attempt(self, call: Call, budget: float) -> Answer | Failure:
+        """One request and its whole body, within ``budget`` seconds in all."""
+        deadline = time.monotonic() + budget
+        response = self._open(call, budget)
+        return response if isinstance(response, Failure) else _read_whole(response, deadline)
+
+    def _open(self, call: Call, budget: float) -> Any:
+        """Send ``call`` and wait for the status line and headers; the body is left unread.
+        A Failure when no answer came."""
+        import requests
+        from urllib3 import Timeout
+
+        try:
+            return self.session.request(
+                call.method,
+                self.settings.url(call.path),
+                params=_query(call.params),
+                json=call.json,
+                headers=self._headers(call),
+                auth=_no_netrc,
+                # One budget for connecting and waiting for the headers together.
+                timeout=Timeout(total=budget),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            # Returned, not raised: no error raised later carries the requests exception (and the
+            # auth header it holds) as its context.
+            return _requests_failure(exc)
+
+    def download(self, call: Call, sink: IO[bytes], chunk_size: int = READ_SIZE) -> int:
         """Stream a non-JSON body into ``sink`` (a seekable binary file); returns bytes written.
         Give the call an ``accept`` that admits the file's type (``Call(..., accept="text/csv, */*")``).
 
         A transfer that breaks mid-way is started again from byte 0, so the file never holds a
-        spliced mix of two responses.
+        spliced mix of two responses. Unlike ``request``, the transfer is bounded per read (a
+        stall of the timeout fails it), not in all: a large file may rightly take longer than
+        one request's timeout.
         """
-        import requests
-
         attempts = self._attempts(call)
         start = sink.tell()
         while True:
-            response = self._send(call, stream=True, attempts=attempts)
-            failure = None
-            try:
-                self._refuse_error_page(call, response)
-                written = 0
-                for chunk in response.iter_content(chunk_size):
-                    sink.write(chunk)
-                    written += len(chunk)
-                return written
-            except requests.RequestException as exc:
-                failure = describe_failure(exc)
-            finally:
-                response.close()
-            sink.seek(start)
-            sink.truncate()
-            time.sleep(attempts.after_exception(failure, reached_vendor=True))
+            outcome = self._download_once(call, attempts.budget(), sink, start, chunk_size)
+            if isinstance(outcome, int):
+                return outcome
+            _, delay = self._settle(attempts, outcome)  # an error status or a failure: never a 2xx
+            time.sleep(delay)
 
-    def _refuse_error_page(self, call: Call, response: Any) -> None:
-        """A 2xx that is JSON or HTML is not the file asked for (an "export not ready" object, a
-        login page): fail closed instead of saving it as the download."""
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type in ("application/json", "text/html"):
-            body, text = decode_body(response.content)
-            raise unexpected(
-                self.settings, call.method, call.path,
-                f"expected a file, got {content_type}", _body_or_text(body, text),
-            )
+    def _download_once(self, call: Call, budget: float, sink: IO[bytes], start: int, chunk_size: int) -> int | Answer | Failure:
+        """One attempt: the bytes written, or the error answer or failure that stopped it."""
+        import requests
+
+        deadline = time.monotonic() + budget
+        response = self._open(call, budget)
+        if isinstance(response, Failure):
+            return response
+        if not 200 <= response.status_code < 300:
+            return _read_whole(response, deadline)
+        if content_type(response.headers) in NOT_A_FILE:
+            page = _read_whole(response, deadline)
+            if isinstance(page, Failure):
+                return page
+            raise self._not_the_file(call, page)
+        failure = None
+        try:
+            written = 0
+            for chunk in response.iter_content(chunk_size):
+                sink.write(chunk)
+                written += len(chunk)
+            return written
+        except requests.RequestException as exc:
+            failure = _requests_failure(exc)
+        finally:
+            response.close()
+        sink.seek(start)
+        sink.truncate()
+        return failure
+
+    def _not_the_file(self, call: Call, page: Answer) -> UnexpectedResponseError:
+        """A 2xx that is JSON or HTML is not the file asked for: fail closed instead of saving it."""
+        body, text = decode_body(page.raw)
+        return unexpected(
+            self.settings, call.method, call.path,
+            f"expected a file, got {content_type(page.headers)}", _body_or_text(body, text),
+        )
 
     def iter_pages(self, path: str, pages: Pages, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a paginated listing, fetched one page at a time (see pagination.py for
@@ -164,38 +314,6 @@ class SyncClient(_Base):
             yield from items
             query = pages.next(query, body, items)
 
-    def _send(self, call: Call, stream: bool, attempts: Attempts | None = None):
-        import requests
-
-        attempts = attempts or self._attempts(call)
-        while True:
-            try:
-                response = self.session.request(
-                    call.method,
-                    self.settings.url(call.path),
-                    params=_query(call.params),
-                    json=call.json,
-                    headers=self._headers(call),
-                    timeout=self.settings.timeout,
-                    stream=stream,
-                    allow_redirects=False,
-                )
-            except requests.RequestException as exc:
-                failure, reached = describe_failure(exc), _requests_reached_vendor(exc)
-            else:
-                if 200 <= response.status_code < 300:
-                    return response
-                body, text = decode_body(response.content)
-                response.close()
-                failure, reached = None, True
-            # Decided outside the except block, so no error raised here carries the requests
-            # exception (and its auth header) as context.
-            if failure is None:
-                delay = attempts.after_status(response.status_code, response.headers, body, text)
-            else:
-                delay = attempts.after_exception(failure, reached)
-            time.sleep(delay)
-
 
 def _aiohttp_reached_vendor(exc: BaseException) -> bool:
     import aiohttp
@@ -204,6 +322,24 @@ def _aiohttp_reached_vendor(exc: BaseException) -> bool:
     if connect_timeout is not None and isinstance(exc, connect_timeout):
         return False
     return not isinstance(exc, aiohttp.ClientConnectorError)
+
+
+async def _proxy_from_env(url: str) -> tuple[Any, Any]:
+    """(proxy, proxy auth) the environment names for ``url`` (HTTP(S)_PROXY, NO_PROXY), found as
+    aiohttp's ``trust_env`` finds them, without trust_env's other effect: Basic credentials from
+    ~/.netrc for the vendor's host, which aiohttp adds beside (or refuses next to) the vendor's."""
+    from urllib.request import getproxies
+
+    if not getproxies():
+        return None, None
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    try:
+        # In a thread as aiohttp does: the proxy's own credentials may be read from ~/.netrc.
+        return await asyncio.to_thread(get_env_proxy_for_url, URL(url))
+    except LookupError:
+        return None, None
 
 
 class AsyncClient(_Base):
@@ -216,6 +352,12 @@ class AsyncClient(_Base):
 
     def __init__(self, settings: ApiSettings, session: Any = None, policy: RetryPolicy | None = None):
         super().__init__(settings, policy)
+        if session is not None and getattr(session, "trust_env", False):
+            raise ConfigurationError(
+                "a borrowed aiohttp ClientSession must be made with trust_env=False: with it, aiohttp adds "
+                f"~/.netrc credentials to {settings.vendor.name} requests beside the API key (proxies from the "
+                "environment are applied to each request anyway)"
+            )
         self._session = session
         self._owns_session = session is None
 
@@ -223,9 +365,9 @@ class AsyncClient(_Base):
         if self._session is None:
             import aiohttp
 
-            # trust_env as requests does by default: the same proxy and CA settings for tasks
-            # and triggers.
-            self._session = aiohttp.ClientSession(trust_env=True)
+            # Not trust_env: it would also read ~/.netrc (see _proxy_from_env). The proxies of the
+            # environment are applied per request, as requests does for tasks.
+            self._session = aiohttp.ClientSession(trust_env=False)
             self._owns_session = True
         return self
 
@@ -238,37 +380,38 @@ class AsyncClient(_Base):
         self._session = None
 
     async def request(self, call: Call) -> Any:
-        import aiohttp
-
         if self._session is None:
             raise RuntimeError("AsyncClient used outside 'async with'")
         attempts = self._attempts(call)
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
         while True:
-            try:
-                async with self._session.request(
-                    call.method,
-                    self.settings.url(call.path),
-                    params=_query(call.params),
-                    json=call.json,
-                    headers=self._headers(call),
-                    timeout=timeout,
-                    allow_redirects=False,
-                ) as response:
-                    raw = await response.read()
-                    status, headers = response.status, response.headers
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                failure, reached = describe_failure(exc), _aiohttp_reached_vendor(exc)
-            else:
-                body, text = decode_body(raw)
-                if 200 <= status < 300:
-                    return _body_or_text(body, text)
-                failure = None
-            if failure is None:
-                delay = attempts.after_status(status, headers, body, text)
-            else:
-                delay = attempts.after_exception(failure, reached)
+            outcome = await self._attempt(call, attempts.budget())
+            body, delay = self._settle(attempts, outcome)
+            if delay is None:
+                return body
             await asyncio.sleep(delay)
+
+    async def _attempt(self, call: Call, budget: float) -> Answer | Failure:
+        """One request and its whole body, within ``budget`` seconds in all (aiohttp's total)."""
+        import aiohttp
+
+        url = self.settings.url(call.path)
+        proxy, proxy_auth = await _proxy_from_env(url)
+        try:
+            async with self._session.request(
+                call.method,
+                url,
+                params=_query(call.params),
+                json=call.json,
+                headers=self._headers(call),
+                timeout=aiohttp.ClientTimeout(total=budget),
+                allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+            ) as response:
+                return Answer(response.status, response.headers, await response.read())
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            timed_out = isinstance(exc, asyncio.TimeoutError)
+            return Failure(describe_failure(exc), _aiohttp_reached_vendor(exc), timed_out)
 
     async def iter_pages(self, path: str, pages: Pages, params: Mapping[str, Any] | None = None) -> AsyncIterator[Any]:
         query = pages.first(params)
@@ -281,9 +424,9 @@ class AsyncClient(_Base):
 
 
 def unexpected(settings: ApiSettings, method: str, path: str, what: str, body: Any) -> UnexpectedResponseError:
-    """A 2xx body that lacks what the vendor documents: fail closed, showing what came back."""
-    shown = json.dumps(body, default=str)[:300] if not isinstance(body, str) else body[:300]
+    """A 2xx body that lacks what the vendor documents: fail closed, showing (redacted) what came back."""
+    got = not_json(body) if body is None or isinstance(body, str) else f"got {excerpt(body)}"
     return UnexpectedResponseError(
         vendor=settings.vendor.name, method=method, path=path, status=200,
-        vendor_message=f"{what}; got {shown}", body=body,
+        vendor_message=f"{what}; {got}", body=body,
     )

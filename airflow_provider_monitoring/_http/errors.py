@@ -8,11 +8,67 @@ path alone says which call failed.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 
 class MonitoringError(Exception):
     """Base of every error raised by this provider."""
+
+
+# ---- redaction ------------------------------------------------------------------------------------
+
+# Every API key this process has read from a connection. Errors are built in many places that
+# never see the settings (page walkers, hooks checking a body's shape), and a wrong host may echo
+# the request headers back in a 200: so every error redacts every known key, not just its own.
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+REDACTED = "***"
+
+
+def register_secret(secret: str) -> None:
+    """Remember ``secret`` so that ``redact`` hides it from every message and body from now on."""
+    if secret:
+        with _SECRETS_LOCK:
+            _SECRETS.add(secret)
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every known API key replaced by ``***``: text, and the strings inside a decoded
+    JSON body (keys and values). Anything else whose repr still shows a key is replaced whole."""
+    with _SECRETS_LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)  # a key inside a longer key: the longer first
+    return _redact(value, secrets) if secrets else value
+
+
+def _redact(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_redact(key, secrets): _redact(item, secrets) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(item, secrets) for item in value]
+    if value is not None and any(secret in repr(value) for secret in secrets):
+        return "<redacted: the body echoed the API key>"
+    return value
+
+
+def excerpt(body: Any, limit: int = 300) -> str:
+    """A body as one line of at most ``limit`` characters for a message: redacted first, then cut
+    (cutting first could leave the start of a key in view), white space folded."""
+    text = body if isinstance(body, str) else json.dumps(body, default=str)
+    text = " ".join(redact(text or "").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def not_json(text: str, content_type: str = "") -> str:
+    """What to say of a body that should have been JSON and was not."""
+    if not (text or "").strip():
+        return "the body was empty"
+    kind = f" ({content_type})" if content_type else ""
+    return f"the body was not JSON{kind}: {excerpt(text, 200)}"
 
 
 class ConfigurationError(MonitoringError, ValueError):
@@ -36,8 +92,9 @@ class ApiError(MonitoringError):
         self.method = method
         self.path = path
         self.status = status
-        self.vendor_message = vendor_message
-        self.body = body
+        # Redacted here, whoever builds the error: the message and body may come from anywhere.
+        self.vendor_message = redact(vendor_message)
+        self.body = redact(body)
         self.retry_after = retry_after
         super().__init__(self._compose())
 
@@ -116,7 +173,16 @@ class AmbiguousRequestError(ApiError):
 
 
 class UnexpectedResponseError(ApiError):
-    """A 2xx answer whose body lacks what the documented contract promises."""
+    """A 2xx answer whose body lacks what the documented contract promises (or is not JSON)."""
+
+
+class DeadlineReached(MonitoringError):
+    """The deadline set with ``retry.deadline_at`` came while the HTTP layer was waiting: to
+    retry, or for an answer. Not an ApiError: the vendor said nothing wrong, time ran out."""
+
+    def __init__(self, vendor: str, method: str, path: str, waiting: str):
+        self.vendor, self.method, self.path, self.waiting = vendor, method, path, waiting
+        super().__init__(f"{vendor} API {method} {path}: the deadline came while {waiting}")
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {
@@ -180,10 +246,10 @@ def vendor_message(body: Any, text: str = "") -> str:
         parts = [p for p in parts if p]
         if parts:
             return "; ".join(parts)
-        return _trim(json.dumps(body, default=str))
+        return excerpt(body)
     if isinstance(body, list):
-        return "; ".join(_field_error(item) for item in body) or _trim(text)
-    return _trim(text)
+        return "; ".join(_field_error(item) for item in body) or excerpt(text)
+    return excerpt(text)
 
 
 def _field_error(item: Any) -> str:
@@ -194,8 +260,3 @@ def _field_error(item: Any) -> str:
     if isinstance(where, list):
         where = ".".join(str(part) for part in where)
     return f"{where}: {message}" if where else str(message)
-
-
-def _trim(text: str, limit: int = 300) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -47,9 +47,13 @@ class MonitoringHook(BaseHook):
             cls.default_conn_name = vendor.default_conn_id
             cls.hook_name = vendor.name
 
-    def __init__(self, conn_id: str | None = None, **kwargs: Any):
+    def __init__(self, conn_id: str | None = None, *, timeout: float | None = None,
+                 max_retries: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
+        # Overrides of the connection's own extras, for calls that must be quick (a cancel on kill).
+        self._overrides = {key: value for key, value in (("timeout", timeout), ("max_retries", max_retries))
+                           if value is not None}
         self._settings: ApiSettings | None = None
         self._aclient: AsyncClient | None = None
         self._shared_session: Any = None
@@ -63,7 +67,7 @@ class MonitoringHook(BaseHook):
         return self._settings
 
     def _make_settings(self, conn: Any) -> ApiSettings:
-        return settings_from_connection(self.vendor, conn)
+        return replace(settings_from_connection(self.vendor, conn), **self._overrides)
 
     @cached_property
     def client(self) -> SyncClient:

@@ -6,9 +6,12 @@ of the next page (None when done). They never do I/O themselves.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping, Protocol
 
-from airflow_provider_monitoring._http.errors import UnexpectedResponseError
+from airflow_provider_monitoring._http.errors import UnexpectedResponseError, excerpt, not_json
+
+log = logging.getLogger(__name__)
 
 
 class Pages(Protocol):
@@ -50,19 +53,20 @@ def items_of(body: Any, key: str, path: str, vendor: str) -> list[Any]:
         if not all(isinstance(item, dict) for item in found):
             raise UnexpectedResponseError(
                 vendor=vendor, method="GET", path=path, status=200,
-                vendor_message=f"expected every listed item to be an object; got {found[:3]!r}", body=body,
+                vendor_message=f"expected every listed item to be an object; got {excerpt(found[:3])}", body=body,
             )
         return found
     if isinstance(body, dict):
-        got = f"{key!r} = {found!r}" if key in body else f"keys {sorted(body)}"
+        got = f"{key!r} = {excerpt(found)}" if key in body else f"keys {excerpt(sorted(body))}"
         raise UnexpectedResponseError(
             vendor=vendor, method="GET", path=path, status=200,
             vendor_message=f"expected a list or an object with a list under {key!r}; got {got}",
             body=body,
         )
+    got = not_json(body) if body is None or isinstance(body, str) else f"got {excerpt(body)}"
     raise UnexpectedResponseError(
         vendor=vendor, method="GET", path=path, status=200,
-        vendor_message=f"expected a list or an object with {key!r}; got {type(body).__name__}", body=body,
+        vendor_message=f"expected a list or an object with {key!r}; {got}", body=body,
     )
 
 
@@ -77,18 +81,22 @@ def _count(body: dict, key: str, path: str, vendor: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise UnexpectedResponseError(
             vendor=vendor, method="GET", path=path, status=200,
-            vendor_message=f"expected an integer {key!r}, got {value!r}", body=body,
+            vendor_message=f"expected an integer {key!r}, got {excerpt(value)}", body=body,
         )
     return value
 
 
-class _Walk:
-    """What every numbered walk shares: one sighting filter, the raw length of the last page, and
-    the rule that a page bringing nothing new ends the walk (a server that ignores the page or
-    offset parameter would otherwise be asked the same page forever)."""
+# A ceiling no real listing reaches (a million items at 100 a page), so no walk runs unbounded.
+MAX_PAGES = 10_000
 
-    def __init__(self, key: str, vendor: str, unique_by: str):
-        self.key, self.vendor = key, vendor
+
+class _Walk:
+    """What every walk shares: one sighting filter, the raw length of the last page, a ceiling
+    on the number of pages, and the rule that a page bringing nothing new ends the walk (a server
+    that ignores the page, offset or cursor parameter would otherwise be asked forever)."""
+
+    def __init__(self, key: str, vendor: str, unique_by: str, max_pages: int = MAX_PAGES):
+        self.key, self.vendor, self.max_pages = key, vendor, max_pages
         self._first_sighting = FirstSighting(unique_by)
         self._raw_len = 0
         self._fresh_len = 0
@@ -98,10 +106,11 @@ class _Walk:
     def items(self, body: Any, path: str) -> list[Any]:
         self._path = path
         self._pages += 1
-        if self._pages > MAX_PAGES:
+        if self._pages > self.max_pages:
             raise UnexpectedResponseError(
                 vendor=self.vendor, method="GET", path=path, status=200,
-                vendor_message=f"the listing did not end after {MAX_PAGES} pages; stopped",
+                vendor_message=f"the listing did not end after {self.max_pages} pages: every page pointed to "
+                "a next one with new items; stopped there rather than walk on for ever",
             )
         page = items_of(body, self.key, path, self.vendor)
         fresh = [item for item in page if self._first_sighting(item)]
@@ -109,11 +118,12 @@ class _Walk:
         return fresh
 
     def _exhausted(self) -> bool:
+        if self._raw_len and not self._fresh_len:
+            log.warning(
+                "%s API GET %s: page %d brought only items already seen; the walk ends there",
+                self.vendor, self._path, self._pages,
+            )
         return self._raw_len == 0 or self._fresh_len == 0
-
-
-# A ceiling no real listing reaches (a million items at 100 a page), so no walk runs unbounded.
-MAX_PAGES = 10_000
 
 
 class OffsetPages(_Walk):
@@ -165,27 +175,27 @@ class PageNumberPages(_Walk):
         return {**query, "page": page + 1}
 
 
-class CursorPages:
+class CursorPages(_Walk):
     """``page_size`` plus an opaque ``next_token`` sent back unchanged (Diligent).
 
     Filters are repeated with every token (the notes leave open whether the vendor needs them; a
-    repeat is harmless). A bare array is a single page.
+    repeat is harmless). A bare array is a single page. Stops without a token, on a token seen
+    before, on a page with nothing new (a fresh token for the same items), or at the ceiling.
     """
 
-    def __init__(self, key: str, vendor: str, page_size: int = 100):
-        self.key, self.vendor, self.page_size = key, vendor, page_size
+    def __init__(self, key: str, vendor: str, page_size: int = 100, unique_by: str = "id",
+                 max_pages: int = MAX_PAGES):
+        super().__init__(key, vendor, unique_by, max_pages)
+        self.page_size = page_size
         self._tokens: set[str] = set()
 
     def first(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return {**(params or {}), "page_size": self.page_size}
 
-    def items(self, body: Any, path: str) -> list[Any]:
-        return items_of(body, self.key, path, self.vendor)
-
     def next(self, query: dict[str, Any], body: Any, items: list[Any]) -> dict[str, Any] | None:
         token = body.get("next_token") if isinstance(body, dict) else None
         # A cursor that comes back a second time would loop forever.
-        if not token or token in self._tokens:
+        if not token or token in self._tokens or self._exhausted():
             return None
         self._tokens.add(token)
         return {**query, "next_token": token}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_provider_monitoring._http.errors import ConfigurationError
+from airflow_provider_monitoring._http.errors import ConfigurationError, register_secret
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 4
@@ -36,6 +36,9 @@ class ApiSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     extras: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        register_secret(self.api_key)  # so that no error can show it, wherever it is built
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -67,7 +70,28 @@ def _api_key(vendor: VendorSpec, conn: Any) -> str:
             f"connection {conn.conn_id!r} has no {vendor.name} API key: set its API key field "
             "('password' in the JSON, URI and CLI forms)"
         )
+    problem = _unsendable(key)
+    if problem:
+        # Caught here, before any request: in a header it would be refused by the HTTP library with
+        # the key quoted in the error, after the request had been counted as possibly sent.
+        raise ConfigurationError(
+            f"the {vendor.name} API key of connection {conn.conn_id!r} contains {problem}; "
+            "an API key is one word of printable ASCII: copy it again from the vendor"
+        )
     return key
+
+
+def _unsendable(key: str) -> str:
+    """What stops ``key`` from travelling in an HTTP header, told by position only (never the
+    character itself, which is part of the key); "" when nothing does."""
+    for position, char in enumerate(key, start=1):
+        if char < " " or char == "\x7f":
+            return f"a control character at position {position}"
+        if char.isspace():
+            return f"whitespace at position {position}"
+        if not char.isascii():
+            return f"a non-ASCII character at position {position}"
+    return ""
 
 
 def base_url_from(vendor: VendorSpec, host: str | None, schema: str | None = None, port: int | None = None) -> str:

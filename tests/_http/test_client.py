@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from email.utils import formatdate
 
@@ -22,8 +24,10 @@ from airflow_provider_monitoring._http.errors import (
     UnexpectedResponseError,
     ValidationError,
 )
+from airflow_provider_monitoring._http.pagination import OffsetPages
 from airflow_provider_monitoring._http.retry import Call, RetryPolicy, parse_retry_after
 from airflow_provider_monitoring._http.settings import ApiSettings, VendorSpec
+from airflow_provider_monitoring._vendors import DATAFOLD, DILIGENT, ENCRATA
 from tests.conftest import API_KEY, Reply, closed_port_url
 
 VENDOR = VendorSpec("Acme", "acme", "acme_default", "https://acme.example", "Authorization", "Bearer")
@@ -305,3 +309,245 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
         delays = {policy.backoff(retry_number) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered, not a fixed step
+
+
+# ---- a body that trickles in is bounded by the timeout ------------------------------------------
+
+
+class TricklingServer:
+    """A raw socket server that answers every request with a 200 whose headers come at once and
+    whose body then arrives one byte every ``every`` seconds, for as long as the client listens."""
+
+    def __init__(self, every: float = 0.2, length: int = 100_000):
+        self.every, self.length = every, length
+        self.requests = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.requests += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)  # the request (headers and any small JSON body)
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {self.length}\r\n\r\n"
+            try:
+                conn.sendall(head.encode())
+                while not self._stop.wait(self.every):
+                    conn.sendall(b" ")
+            except OSError:
+                return  # the client hung up
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+
+
+@pytest.fixture
+def trickling():
+    server = TricklingServer()
+    yield server
+    server.close()
+
+
+@pytest.mark.timeout(20)
+def test_a_body_that_trickles_in_ends_within_the_timeout_and_is_retried(trickling):
+    started = time.monotonic()
+    with pytest.raises(TransportError, match="gave up after 2 attempts"):
+        SyncClient(settings(trickling.url, timeout=1.0, max_retries=1)).request(Call("GET", "/v1/x"))
+    # Two attempts of at most 1 s each, plus a tiny backoff: generous bound.
+    assert time.monotonic() - started < 2 * 1.0 + 2.0
+    assert trickling.requests == 2
+
+
+@pytest.mark.timeout(20)
+def test_a_trickling_answer_to_an_unsafe_post_is_ambiguous_and_not_re_sent(trickling):
+    started = time.monotonic()
+    with pytest.raises(AmbiguousRequestError, match="POST /v1/runs"):
+        SyncClient(settings(trickling.url, timeout=1.0)).request(Call("POST", "/v1/runs", json={}, resend_safe=False))
+    assert time.monotonic() - started < 1.0 + 1.5
+    assert trickling.requests == 1
+
+
+def test_a_download_still_streams_a_large_body_in_several_reads(api, tmp_path):
+    big = b"x" * (3 << 20)
+    api.on("GET", "/v1/export", Reply(body=big, headers={"Content-Type": "application/octet-stream"}))
+    target = tmp_path / "out.bin"
+    with open(target, "wb") as sink:
+        assert SyncClient(settings(api.url)).download(Call("GET", "/v1/export", accept="*/*"), sink) == len(big)
+    assert target.read_bytes() == big
+
+
+# ---- ~/.netrc never adds or replaces auth; proxies from the environment still apply -----------
+
+
+@pytest.fixture
+def netrc_for_loopback(tmp_path, monkeypatch):
+    """A netrc with credentials for 127.0.0.1, found both through NETRC and through HOME."""
+    path = tmp_path / ".netrc"
+    path.write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    path.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def vendor_settings(vendor: VendorSpec, url: str) -> ApiSettings:
+    return ApiSettings(vendor=vendor, base_url=url, api_key=API_KEY, timeout=5.0, max_retries=0)
+
+
+def only_the_vendor_auth(seen, vendor: VendorSpec) -> None:
+    assert seen.headers[vendor.auth_header] == vendor.auth_value(API_KEY)
+    sent = {name.lower(): value for name, value in seen.headers.items()}
+    if vendor.auth_header.lower() != "authorization":
+        assert "authorization" not in sent
+    assert not any("basic" in value.lower() for value in sent.values())
+
+
+@pytest.mark.parametrize("vendor", [ENCRATA, DILIGENT, DATAFOLD], ids=lambda v: v.name)
+def test_sync_client_ignores_netrc(api, netrc_for_loopback, vendor):
+    api.on("GET", "/v1/x", {"ok": True})
+    assert SyncClient(vendor_settings(vendor, api.url)).request(Call("GET", "/v1/x")) == {"ok": True}
+    only_the_vendor_auth(api.seen[0], vendor)
+
+
+@pytest.mark.parametrize("vendor", [ENCRATA, DILIGENT, DATAFOLD], ids=lambda v: v.name)
+async def test_async_client_ignores_netrc(api, netrc_for_loopback, vendor):
+    api.on("GET", "/v1/x", {"ok": True})
+    async with AsyncClient(vendor_settings(vendor, api.url)) as client:
+        assert await client.request(Call("GET", "/v1/x")) == {"ok": True}
+    only_the_vendor_auth(api.seen[0], vendor)
+
+
+@pytest.fixture
+def api_as_proxy(api, monkeypatch):
+    """HTTP_PROXY points at the loopback server, which then receives absolute-URI requests."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", api.url)
+    return api
+
+
+def test_sync_client_goes_through_the_proxy_of_the_environment(api_as_proxy):
+    api_as_proxy.on("GET", "/v1/x", {"ok": True})
+    client = SyncClient(settings("http://acme.invalid"))
+    assert client.request(Call("GET", "/v1/x")) == {"ok": True}
+    assert api_as_proxy.seen[0].headers["Host"] == "acme.invalid"
+
+
+async def test_async_client_goes_through_the_proxy_of_the_environment(api_as_proxy):
+    api_as_proxy.on("GET", "/v1/x", {"ok": True})
+    async with AsyncClient(settings("http://acme.invalid")) as client:
+        assert await client.request(Call("GET", "/v1/x")) == {"ok": True}
+    assert api_as_proxy.seen[0].headers["Host"] == "acme.invalid"
+
+
+# ---- an API key echoed in a 2xx body never reaches an error -------------------------------------
+
+
+def assert_no_key(exc: BaseException) -> None:
+    for text in (str(exc), exc.vendor_message, repr(exc.body), repr(exc.args)):
+        assert API_KEY not in text
+        assert API_KEY[:10] not in text  # not even the start of it, cut by an excerpt
+
+
+def test_a_key_echoed_in_a_listing_page_is_redacted(api):
+    api.on("GET", "/list", {"headers": {"Authorization": f"Bearer {API_KEY}"}})
+    with pytest.raises(UnexpectedResponseError) as info:
+        list(SyncClient(settings(api.url)).iter_pages("/list", OffsetPages("runs", "Acme")))
+    assert_no_key(info.value)
+    assert "GET /list" in str(info.value)
+
+
+def test_a_key_echoed_as_text_is_redacted_even_where_the_excerpt_cuts(api):
+    echo = "x" * 170 + f" Authorization: Bearer {API_KEY} " + "y" * 200
+    api.on("GET", "/v1/x", Reply(body=echo, headers={"Content-Type": "text/plain"}))
+    with pytest.raises(UnexpectedResponseError) as info:
+        SyncClient(settings(api.url, max_retries=0)).request(Call("GET", "/v1/x"))
+    assert_no_key(info.value)
+
+
+def test_a_key_echoed_in_an_error_status_is_redacted_even_where_the_message_is_cut(api):
+    api.on("GET", "/v1/x", Reply(400, body="x" * 285 + API_KEY, headers={"Content-Type": "text/plain"}))
+    with pytest.raises(BadRequestError) as info:
+        SyncClient(settings(api.url)).request(Call("GET", "/v1/x"))
+    assert_no_key(info.value)
+
+
+# ---- a 2xx body that is not JSON where JSON was asked for ---------------------------------------
+
+
+HTML = "<html><head><title>Sign in</title></head><body>" + "<p>please sign in</p>" * 40 + "</body></html>"
+NOT_JSON = [
+    Reply(body=HTML, headers={"Content-Type": "text/html"}),
+    Reply(body='{"items": [', headers={"Content-Type": "application/json"}),
+]
+
+
+def test_a_2xx_that_is_not_json_says_so_with_a_short_excerpt(api):
+    api.on("GET", "/api/monitors", Reply(body=HTML, headers={"Content-Type": "text/html; charset=utf-8"}))
+    with pytest.raises(UnexpectedResponseError) as info:
+        SyncClient(settings(api.url, max_retries=0)).request(Call("GET", "/api/monitors"))
+    message = str(info.value)
+    assert message.startswith("Acme API HTTP 200 on GET /api/monitors: the body was not JSON (text/html): <html>")
+    excerpt = info.value.vendor_message.split("(text/html): ", 1)[1].split("; gave up")[0]
+    assert len(excerpt) <= 200
+
+
+@pytest.mark.parametrize("reply", NOT_JSON, ids=["html", "broken-json"])
+def test_a_get_whose_2xx_body_does_not_parse_is_retried(api, reply):
+    api.on("GET", "/v1/x", reply, {"ok": True})
+    assert SyncClient(settings(api.url)).request(Call("GET", "/v1/x")) == {"ok": True}
+    assert len(api.seen) == 2
+
+
+@pytest.mark.parametrize("reply", NOT_JSON, ids=["html", "broken-json"])
+async def test_async_get_whose_2xx_body_does_not_parse_is_retried(api, reply):
+    api.on("GET", "/v1/x", reply, {"ok": True})
+    async with AsyncClient(settings(api.url)) as client:
+        assert await client.request(Call("GET", "/v1/x")) == {"ok": True}
+    assert len(api.seen) == 2
+
+
+def test_a_get_whose_2xx_body_never_parses_gives_up_after_the_retries(api):
+    api.on("GET", "/v1/x", Reply(body='{"items": [', headers={"Content-Type": "application/json"}))
+    with pytest.raises(UnexpectedResponseError) as info:
+        SyncClient(settings(api.url, max_retries=2)).request(Call("GET", "/v1/x"))
+    assert len(api.seen) == 3
+    assert "the body was not JSON (application/json)" in str(info.value)
+    assert "gave up after 3 attempts" in str(info.value)
+
+
+def test_an_unsafe_post_whose_2xx_body_does_not_parse_is_not_re_sent(api):
+    api.on("POST", "/v1/runs", Reply(201, body=HTML, headers={"Content-Type": "text/html"}), {"run_id": "r2"})
+    with pytest.raises(UnexpectedResponseError) as info:
+        SyncClient(settings(api.url)).request(Call("POST", "/v1/runs", json={}, resend_safe=False))
+    assert not isinstance(info.value, AmbiguousRequestError)
+    assert len(api.seen) == 1
+    assert "HTTP 201 on POST /v1/runs" in str(info.value) and "not JSON" in str(info.value)
+
+
+async def test_async_unsafe_post_whose_2xx_body_does_not_parse_is_not_re_sent(api):
+    api.on("POST", "/v1/runs", Reply(201, body=HTML, headers={"Content-Type": "text/html"}), {"run_id": "r2"})
+    async with AsyncClient(settings(api.url)) as client:
+        with pytest.raises(UnexpectedResponseError) as info:
+            await client.request(Call("POST", "/v1/runs", json={}, resend_safe=False))
+    assert not isinstance(info.value, AmbiguousRequestError)
+    assert len(api.seen) == 1
+
+
+def test_a_text_body_asked_for_as_text_is_returned_as_text(api):
+    api.on("GET", "/v1/notes", Reply(body="just words", headers={"Content-Type": "text/plain"}))
+    assert SyncClient(settings(api.url)).request(Call("GET", "/v1/notes", accept="text/plain")) == "just words"
+    assert len(api.seen) == 1

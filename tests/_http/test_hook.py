@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from airflow_provider_monitoring._http.errors import AmbiguousRequestError
+from airflow_provider_monitoring._http.errors import AmbiguousRequestError, ConfigurationError, UnexpectedResponseError
 from airflow_provider_monitoring._http.hook import MonitoringHook
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.settings import VendorSpec
@@ -26,6 +26,10 @@ class AcmeHook(MonitoringHook):
 
     async def aping(self):
         return await self.aclient.request(Call("GET", "/ping"))
+
+    def get_widget(self, widget_id):
+        path = f"/widgets/{widget_id}"
+        return self._object(self._call("GET", path), "GET", path, must_have="id")
 
 
 def test_constructor_reads_no_connection():
@@ -101,3 +105,24 @@ def test_test_connection_does_not_sleep_through_a_long_retry_after(api, connecti
     ok, message = AcmeHook().test_connection()
     assert ok is False and "HTTP 429" in message and "200 s" in message
     assert len(api.seen) == 1
+
+
+def test_a_key_echoed_where_an_object_was_expected_is_redacted(api, connection):
+    connection("acme_default", "acme", api.url)
+    api.on("GET", "/widgets/w1", {"headers": {"X-Key": API_KEY, "Accept": "application/json"}})
+    with pytest.raises(UnexpectedResponseError) as info:
+        AcmeHook().get_widget("w1")
+    error = info.value
+    assert "expected an object with 'id'" in str(error)
+    for text in (str(error), error.vendor_message, repr(error.body), repr(error.args)):
+        assert API_KEY not in text
+
+
+async def test_a_borrowed_session_that_reads_netrc_is_refused(api, connection):
+    # aiohttp's trust_env reads ~/.netrc, whose Basic credentials would go beside the vendor's key.
+    connection("acme_default", "acme", api.url)
+    async with aiohttp.ClientSession(trust_env=True) as shared:
+        with pytest.raises(ConfigurationError, match="trust_env"):
+            async with AcmeHook().use_session(shared):
+                pass
+    assert api.seen == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 import pytest
 
 from airflow_provider_monitoring._http.client import AsyncClient, SyncClient
@@ -70,8 +72,41 @@ def test_bare_array_is_a_single_page(api):
 
 def test_a_repeated_cursor_ends_the_walk(api):
     api.on("GET", "/list", {"items": [{"id": 1}], "next_token": "same"})
-    assert len(list(SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme")))) == 2
+    assert list(SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme"))) == [{"id": 1}]
     assert len(api.seen) == 2
+
+
+def test_a_cursor_that_never_ends_stops_when_a_page_brings_nothing_new(api):
+    # A fresh token every time, the same items every time.
+    api.on("GET", "/list", lambda seen: Reply(json={"items": ITEMS[:3], "next_token": f"t{len(api.seen)}"}))
+    walk = SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme"))
+    assert list(islice(walk, 100)) == ITEMS[:3]
+    assert len(api.seen) == 2
+
+
+async def test_async_cursor_that_never_ends_stops_when_a_page_brings_nothing_new(api):
+    api.on("GET", "/list", lambda seen: Reply(json={"items": ITEMS[:3], "next_token": f"t{len(api.seen)}"}))
+    async with AsyncClient(settings(api.url)) as client:
+        got = []
+        async for item in client.iter_pages("/list", CursorPages("items", "Acme")):
+            got.append(item)
+            if len(got) >= 100:
+                break
+    assert got == ITEMS[:3] and len(api.seen) == 2
+
+
+def test_a_cursor_walk_has_a_page_ceiling_with_a_clear_error(api):
+    # Fresh items and a fresh token on every page: only the ceiling stops it.
+    def endless(seen):
+        n = len(api.seen)
+        return Reply(json={"items": [{"id": f"p{n}"}], "next_token": f"t{n}"})
+
+    api.on("GET", "/list", endless)
+    with pytest.raises(UnexpectedResponseError) as info:
+        list(SyncClient(settings(api.url)).iter_pages("/list", CursorPages("items", "Acme", max_pages=5)))
+    message = str(info.value)
+    assert "Acme API" in message and "GET /list" in message and "5 pages" in message
+    assert len(api.seen) == 6
 
 
 @pytest.mark.parametrize("page", [{"data": []}, {"items": "not a list"}, "plain text"])

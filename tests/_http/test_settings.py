@@ -61,3 +61,28 @@ def test_bad_extras_are_refused(connection, extra, message):
     connection("d4", "datafold", None, **extra)
     with pytest.raises(ConfigurationError, match=message):
         settings_from_connection(DATAFOLD, BaseHook.get_connection("d4"))
+
+
+@pytest.mark.parametrize("key, problem", [
+    ("sk-live-12\n3456789", "a control character at position 11"),
+    ("sk-live-1234\r\nX-Evil: 1", "a control character at position 13"),
+    ("sk-live-12\x00", "a control character at position 11"),
+    ("sk-live 123456789", "whitespace at position 8"),
+    ("sk-live-123\u00e9456", "a non-ASCII character at position 12"),
+])
+def test_a_key_that_cannot_travel_in_a_header_is_refused_without_showing_it(api, connection, key, problem):
+    from tests._http.test_hook import AcmeHook
+
+    connection("acme_default", "acme", api.url, password=key)
+    with pytest.raises(ConfigurationError) as info:
+        AcmeHook().get_widget("w1")
+    message = str(info.value)
+    assert "'acme_default'" in message and f"contains {problem}" in message
+    for part in ("sk-live", "123", "456", "789", "X-Evil"):
+        assert part not in message
+    assert api.seen == []  # refused before any request
+
+
+def test_surrounding_whitespace_of_a_key_is_forgiven(connection):
+    connection("e5", "encrata", None, password="  k-2\n")
+    assert settings_from_connection(ENCRATA, BaseHook.get_connection("e5")).api_key == "k-2"

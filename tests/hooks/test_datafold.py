@@ -240,7 +240,7 @@ def test_create_and_update_take_any_mapping(api, hook):
 @pytest.mark.parametrize("body", [{}, {"id": None}, {"id": "501"}, {"id": True}, [501], "created"])
 def test_create_fails_closed_without_an_integer_id(api, hook, body):
     api.on("POST", f"{MONITORS}/create/schema", Reply(json=body) if not isinstance(body, str) else Reply(body=body))
-    with pytest.raises(UnexpectedResponseError, match="integer 'id'"):
+    with pytest.raises(UnexpectedResponseError, match="not JSON" if isinstance(body, str) else "integer 'id'"):
         hook.create_monitor("schema", SCHEMA_SPEC)
     assert len(api.requests_to("POST", f"{MONITORS}/create/schema")) == 1
 
@@ -665,7 +665,7 @@ def test_get_monitor_run_keeps_a_null_state(api, hook):
 @pytest.mark.parametrize("body", [{"run_id": 9, "status": "ok"}, ["ok"], "ok"])
 def test_get_monitor_run_fails_closed_without_state(api, hook, body):
     api.on("GET", f"{MONITORS}/8/runs/9", Reply(body=body) if isinstance(body, str) else Reply(json=body))
-    with pytest.raises(UnexpectedResponseError, match="'state'"):
+    with pytest.raises(UnexpectedResponseError, match="not JSON" if isinstance(body, str) else "'state'"):
         hook.get_monitor_run(8, 9)
 
 
@@ -783,7 +783,7 @@ def test_test_connection_404_points_at_the_key_too(api, hook):
 def test_test_connection_refuses_a_200_that_is_not_datafold(api, hook):
     api.on("GET", MONITORS, Reply(200, body="<html>login</html>", headers={"Content-Type": "text/html"}))
     ok, message = hook.test_connection()
-    assert ok is False and "'monitors'" in message
+    assert ok is False and "the body was not JSON (text/html): <html>login</html>" in message
 
 
 def test_test_connection_unreachable_host(connection):

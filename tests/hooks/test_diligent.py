@@ -289,8 +289,9 @@ def test_bulk_create_is_not_resent_after_an_ambiguous_failure(hook, api):
 
 def test_bulk_create_fails_closed_on_a_non_object_body(hook, api):
     api.on("POST", "/monitorings/bulk-create", Reply(200, body="OK"))
-    with pytest.raises(UnexpectedResponseError, match="a JSON object"):
+    with pytest.raises(UnexpectedResponseError, match="the body was not JSON: OK; the vendor accepted the request"):
         hook.bulk_create_monitorings([{"website": SITE, "checks": ["high_risk_mcc"]}])
+    assert len(api.requests_to("POST", "/monitorings/bulk-create")) == 1  # a create is never re-sent
 
 
 _ONE = {"website": SITE, "checks": ["high_risk_mcc"]}

@@ -8,17 +8,49 @@ its wall-clock deadline, the TriggerEvent payload, its validation, and what a ta
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
-from airflow_provider_monitoring._http.errors import MonitoringError
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_monitoring._http.errors import (
+    DeadlineReached,
+    MonitoringError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+)
+
+log = logging.getLogger(__name__)
 
 RUNNING, SUCCESS, ALERT, FAILED = "running", "success", "alert", "failed"
 OUTCOMES = (RUNNING, SUCCESS, ALERT, FAILED)
 EVENT_STATUSES = (SUCCESS, ALERT, FAILED, "timeout", "error")
 ON_ALERT = ("fail", "succeed", "skip")
 ON_ERROR = ("fail", "skip")
+
+# Failures that say nothing about the run: the vendor or the network had a bad moment. A poll that
+# still fails this way after the HTTP layer's own retries is tried again at the next interval, up
+# to TRANSIENT_POLLS polls in a row, before the wait ends as "error". Auth, not-found and
+# validation errors end it at once: waiting does not fix them.
+TRANSIENT_ERRORS = (TransportError, ServerError, RateLimitedError, UnexpectedResponseError)
+TRANSIENT_POLLS = 5
+
+# A run id the vendor has just returned may not be readable yet (Datafold answers 404 for a moment
+# after POST /run). For this long after the run was started, a "not found" means "not visible yet":
+# a few polls, and never less than half a minute.
+NOT_VISIBLE_GRACE_POLLS = 3
+NOT_VISIBLE_GRACE_FLOOR = 30.0
+
+
+def not_visible_until(started_at: float, poll_interval: float) -> float:
+    """Until when (epoch seconds) a just-started run may answer "not found" without ending the wait."""
+    return started_at + max(NOT_VISIBLE_GRACE_POLLS * poll_interval, NOT_VISIBLE_GRACE_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -42,8 +74,8 @@ def run_state(vendor: str, table: Mapping[str | None, str], raw: Any, run: dict,
 
 
 def make_event(status: str, vendor: str, monitor_id: Any, run_id: Any, state: RunState | None,
-               message: str) -> dict[str, Any]:
-    return {
+               message: str, error: BaseException | None = None) -> dict[str, Any]:
+    event = {
         "status": status,
         "vendor": vendor,
         "monitor_id": str(monitor_id),
@@ -52,6 +84,56 @@ def make_event(status: str, vendor: str, monitor_id: Any, run_id: Any, state: Ru
         "run": state.run if state else {},
         "message": message,
     }
+    if error is not None:
+        event["error"] = error_details(error)
+    return event
+
+
+def error_details(error: BaseException) -> dict[str, Any]:
+    """What a retry policy needs to know of the API error that ended a wait, as plain JSON (the
+    event crosses from the triggerer to a worker, where the exception object is gone)."""
+    return {
+        "type": type(error).__name__,
+        "status": getattr(error, "status", None),
+        "retry_after": getattr(error, "retry_after", None),
+        "not_found": isinstance(error, NotFoundError),
+    }
+
+
+def error_event(vendor: str, monitor_id: Any, run_id: Any, error: MonitoringError,
+                state: RunState | None = None, message: str | None = None) -> dict[str, Any]:
+    return make_event("error", vendor, monitor_id, run_id, state, message or str(error), error)
+
+
+def timeout_event(vendor: str, monitor_id: Any, run_id: Any, state: RunState | None) -> dict[str, Any]:
+    where = f"still {state.vendor_state!r}" if state is not None else "not read successfully"
+    return make_event("timeout", vendor, monitor_id, run_id, state,
+                      f"{vendor} run {run_id} {where} at the deadline; gave up waiting")
+
+
+class TransientFailures:
+    """Counts polls in a row that failed for a transient reason (see TRANSIENT_ERRORS)."""
+
+    def __init__(self, limit: int = TRANSIENT_POLLS):
+        self.limit = limit
+        self.in_a_row = 0
+
+    def tolerate(self, error: MonitoringError, vendor: str, run_id: Any) -> bool:
+        """True when the wait should shrug ``error`` off and poll again at the next interval."""
+        if not isinstance(error, TRANSIENT_ERRORS):
+            return False
+        self.in_a_row += 1
+        if self.in_a_row >= self.limit:
+            return False
+        log.warning("%s run %s: poll %d in a row failed (%s); trying again at the next interval "
+                    "(the wait ends as error after %d)", vendor, run_id, self.in_a_row, error, self.limit)
+        return True
+
+    def message(self, error: MonitoringError) -> str:
+        return f"{error} ({self.in_a_row} polls in a row failed)" if self.in_a_row > 1 else str(error)
+
+    def reset(self) -> None:
+        self.in_a_row = 0
 
 
 async def wait_for_run(
@@ -62,26 +144,43 @@ async def wait_for_run(
     run_id: Any,
     deadline: float,
     poll_interval: float,
+    not_found_until: float | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """Poll ``read`` until the run leaves ``running`` or the wall-clock ``deadline`` (epoch seconds)
     passes; the TriggerEvent payload. The last sleep ends at the deadline, so the run is read once
-    more there before a timeout is reported. An API error ends the wait with status ``error``."""
+    more there before a timeout is reported, and no read outlives the deadline either: the HTTP
+    layer gives up its retry sleeps when they would pass it.
+
+    A transient read failure (see TRANSIENT_ERRORS) is tried again at the next interval, up to
+    TRANSIENT_POLLS polls in a row; a "not found" before ``not_found_until`` (epoch seconds; a run
+    just started may not be visible yet) counts as still running; any other API error ends the
+    wait with status ``error``.
+    """
+    from airflow_provider_monitoring._http.retry import deadline_at  # the HTTP layer, loaded when a wait runs
+
+    failures = TransientFailures()
+    state: RunState | None = None
     while True:
         try:
-            state = await read()
+            with deadline_at(deadline if math.isfinite(deadline) else None):
+                state = await read()
+        except DeadlineReached:
+            return timeout_event(vendor, monitor_id, run_id, state)
         except MonitoringError as exc:
-            return make_event("error", vendor, monitor_id, run_id, None, str(exc))
-        if state.outcome != RUNNING:
-            message = state.message or f"{vendor} run {run_id} ended {state.vendor_state!r}"
-            return make_event(state.outcome, vendor, monitor_id, run_id, state, message)
+            if isinstance(exc, NotFoundError) and not_found_until is not None and clock() < not_found_until:
+                log.info("%s run %s is not visible yet (%s); waiting", vendor, run_id, exc)
+            elif not failures.tolerate(exc, vendor, run_id):
+                return error_event(vendor, monitor_id, run_id, exc, state, failures.message(exc))
+        else:
+            failures.reset()
+            if state.outcome != RUNNING:
+                message = state.message or f"{vendor} run {run_id} ended {state.vendor_state!r}"
+                return make_event(state.outcome, vendor, monitor_id, run_id, state, message)
         remaining = deadline - clock()
         if remaining <= 0:
-            return make_event(
-                "timeout", vendor, monitor_id, run_id, state,
-                f"{vendor} run {run_id} still {state.vendor_state!r} at the deadline; gave up waiting",
-            )
+            return timeout_event(vendor, monitor_id, run_id, state)
         await sleep(min(poll_interval, remaining))
 
 
@@ -105,6 +204,16 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+class WaitError(AirflowException):
+    """A wait ended on an API error (in the triggerer or in the worker). Carries the error's HTTP
+    ``status``, ``retry_after`` and whether it was a not-found, for MonitoringRetryPolicy."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None,
+                 not_found: bool = False):
+        super().__init__(message)
+        self.status, self.retry_after, self.not_found = status, retry_after, not_found
+
+
 class EventError(MonitoringError):
     """A trigger event that is not the documented payload: acted on by nobody."""
 
@@ -126,7 +235,8 @@ def validate_event(event: Any, vendor: str) -> dict[str, Any]:
 def settle(event: dict[str, Any], on_alert: str = "fail", on_error: str = "fail") -> dict[str, Any]:
     """What the task does with a validated event: return the run for success (and for an alert
     when ``on_alert="succeed"``), skip, or fail with the event's message. A timeout always fails,
-    and an error never passes for success."""
+    and an error never passes for success; an error fails as WaitError, carrying the API error's
+    status so MonitoringRetryPolicy can decide without the exception object."""
     from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
     status, message = event["status"], event["message"]
@@ -138,6 +248,20 @@ def settle(event: dict[str, Any], on_alert: str = "fail", on_error: str = "fail"
         if on_alert == "skip":
             raise AirflowSkipException(message)
         raise AirflowException(message)
-    if status == "error" and on_error == "skip":
-        raise AirflowSkipException(message)
+    if status == "error":
+        if on_error == "skip":
+            raise AirflowSkipException(message)
+        raise wait_error(message, event.get("error"))
     raise AirflowException(message)
+
+
+def wait_error(message: str, details: Any) -> WaitError:
+    """The exception a task fails with when its wait ended on an API error."""
+    details = details if isinstance(details, dict) else {}
+    status, retry_after = details.get("status"), details.get("retry_after")
+    return WaitError(
+        message,
+        status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+        retry_after=float(retry_after) if isinstance(retry_after, (int, float)) else None,
+        not_found=details.get("not_found") is True,
+    )

@@ -286,6 +286,16 @@ class DatafoldHook(MonitoringHook):
         path = _data_diff_path(diff_id, "/summary")
         return self._object(await self.aclient.request(Call("GET", path)), "GET", path)
 
+    def cancel_data_diff(self, diff_id: int | str) -> None:
+        """Cancel a data diff (``POST /api/v1/datadiffs/{id}/cancel``, §4.4). It has no effect on a
+        finished diff, so the call is safe to repeat and is retried like a read; the answer
+        (``{id, status}``) is not needed."""
+        self._call("POST", _data_diff_path(diff_id, "/cancel"))
+
+    async def acancel_data_diff(self, diff_id: int | str) -> None:
+        """Async twin of :meth:`cancel_data_diff` (inside ``async with hook:``)."""
+        await self.aclient.request(Call("POST", _data_diff_path(diff_id, "/cancel")))
+
     def get_data_diff_summary_results(self, diff_id: int | str) -> dict:
         """The structured summary; its shape depends on ``status`` (running/pending, failed, and a
         finished diff reported as "done" (the spec) or "success" (what the older SDK checks for), §4.3)."""

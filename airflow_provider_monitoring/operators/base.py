@@ -1,19 +1,33 @@
-"""What every vendor's run operator does: start a run, push its id and link, wait, settle."""
+"""What every vendor's run operator does: choose the run (resume, reuse or start), push its id and
+link, wait, settle.
+
+Run tracking is durable (DESIGN.md, "Durable, never-twice runs"): the id of the run a task
+instance started is written to Airflow's task state store (Airflow >= 3.3, the store behind
+``ResumableJobMixin``) before the wait, so a retry resumes exactly that run instead of paying for
+another or adopting someone else's.
+"""
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Sequence
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, BaseXCom
 
 from airflow_provider_monitoring._http.values import choice
 from airflow_provider_monitoring._waiting import (
-    ON_ALERT, ON_ERROR, default_deferrable, settle, validate_event, wait_blocking,
+    ON_ALERT, ON_ERROR, RUNNING, SUCCESS, RunState, default_deferrable, not_visible_until, settle,
+    validate_event, wait_blocking,
 )
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
+# The task state store key of the run a task instance started. Renaming it breaks the retries of
+# tasks in flight (their run is stored under the old name).
+RUN_KEY = "monitoring_run"
+# Vendor timestamps are whole seconds at best: a run started in the same second counts as after.
+TIMESTAMP_PRECISION = timedelta(seconds=1)
 
 
 class MonitorLink(BaseOperatorLink):
@@ -25,10 +39,46 @@ class MonitorLink(BaseOperatorLink):
         return BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key) or ""
 
 
-class MonitoringRunOperator(BaseOperator):
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as a vendor's run listing shows it, reduced to what choosing a run needs."""
+
+    run_id: Any
+    outcome: str  # the shared vocabulary: running / success / alert / failed
+    vendor_state: str | None
+    started: datetime | None  # None: not started yet (queued), which counts as the newest
+    ended: datetime | None  # None where the vendor gives no end time (Datafold) or it has not ended
+
+    def age(self, now: datetime) -> timedelta | None:
+        """Time since the run ended, or since it started where the vendor gives no end."""
+        moment = self.ended or self.started
+        return None if moment is None else now - moment
+
+    def started_at_or_after(self, moment: datetime) -> bool:
+        return self.started is None or self.started >= moment - TIMESTAMP_PRECISION
+
+
+class MonitoringOperator(BaseOperator):
+    """Base of every operator of this provider: on Airflow >= 3.3 it fails without spending
+    retries on errors a retry cannot fix (MonitoringRetryPolicy), unless ``retry_policy`` is given
+    (``retry_policy=None`` turns it off)."""
+
+    def __init__(self, **kwargs: Any):
+        from airflow_provider_monitoring.policies import default_retry_policy
+
+        super().__init__(**default_retry_policy(kwargs))
+
+
+class MonitoringRunOperator(MonitoringOperator):
     """Starts a run and, by default, waits for it (deferred, or polling in the worker); returns
     the run id. ``on_alert`` = ``"fail"`` / ``"succeed"`` / ``"skip"``; ``on_error`` = ``"fail"`` /
-    ``"skip"`` for an API error during the wait (never a pass); ``timeout`` seconds in all."""
+    ``"skip"`` for an API error during the wait (never a pass); ``timeout`` seconds in all.
+
+    Which run: on a retry, the run this task instance started (read from the task state store)
+    if it is still going (waited for) or succeeded (returned, nothing new paid); otherwise a new
+    run. ``reuse_recent_run`` (seconds or timedelta) uses a run of the monitor that is in progress
+    or succeeded no longer ago than that instead of starting one; ``force_new_run`` always starts one.
+    """
 
     vendor: ClassVar[str]
     link: ClassVar[MonitorLink]
@@ -37,6 +87,7 @@ class MonitoringRunOperator(BaseOperator):
     def __init__(self, *, monitor_id: Any, conn_id: str, wait_for_completion: bool = True,
                  deferrable: bool | None = None, poll_interval: float = 60.0,
                  timeout: float | timedelta = DEFAULT_TIMEOUT, on_alert: str = "fail", on_error: str = "fail",
+                 reuse_recent_run: float | timedelta | None = None, force_new_run: bool = False,
                  **kwargs: Any):
         super().__init__(**kwargs)
         self.monitor_id = monitor_id
@@ -47,6 +98,10 @@ class MonitoringRunOperator(BaseOperator):
         self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
         self.on_alert = choice(on_alert, ON_ALERT, "on_alert")
         self.on_error = choice(on_error, ON_ERROR, "on_error")
+        self.reuse_recent_run = _seconds_or_none(reuse_recent_run, "reuse_recent_run")
+        self.force_new_run = force_new_run
+        if force_new_run and self.reuse_recent_run is not None:
+            raise ValueError("force_new_run=True and reuse_recent_run contradict each other; set one")
 
     # ---- what each vendor provides ----------------------------------------------------------
 
@@ -54,12 +109,17 @@ class MonitoringRunOperator(BaseOperator):
         raise NotImplementedError
 
     def start_run(self, hook: Any, context: Any) -> Any:
+        """Start a new (paid) run; its id."""
         raise NotImplementedError
 
-    def read_state(self, hook: Any, run_id: Any) -> Any:
+    def read_state(self, hook: Any, run_id: Any) -> RunState:
         raise NotImplementedError
 
-    def make_trigger(self, run_id: Any, deadline: float) -> Any:
+    def recent_runs(self, hook: Any) -> list[RunSummary]:
+        """The monitor's latest runs: the first page of its run listing, in any order."""
+        raise NotImplementedError
+
+    def make_trigger(self, run_id: Any, deadline: float, not_found_until: float | None) -> Any:
         raise NotImplementedError
 
     def monitor_url(self, hook: Any) -> str:
@@ -69,28 +129,178 @@ class MonitoringRunOperator(BaseOperator):
 
     def execute(self, context: Any) -> Any:
         hook = self.make_hook()
-        run_id = self.start_run(hook, context)
+        run_id, state, started_at = self.choose_run(hook, context)
         ti = context["ti"]
         ti.xcom_push(key="run_id", value=run_id)
         ti.xcom_push(key=self.link.xcom_key, value=self.monitor_url(hook))
+        if state is not None and state.outcome == SUCCESS:
+            self.forget_run(context)
+            return run_id
         if not self.wait_for_completion:
+            self.forget_run(context)
             return run_id
         deadline = time.time() + self.timeout
+        not_found_until = None if started_at is None else not_visible_until(started_at, self.poll_interval)
         if self.deferrable:
-            self.defer(trigger=self.make_trigger(run_id, deadline), method_name="execute_complete")
+            self.defer(trigger=self.make_trigger(run_id, deadline, not_found_until), method_name="execute_complete")
         event = wait_blocking(lambda: self.read_state(hook, run_id), vendor=self.vendor,
                               monitor_id=self.monitor_id, run_id=run_id, deadline=deadline,
-                              poll_interval=self.poll_interval)
+                              poll_interval=self.poll_interval, not_found_until=not_found_until)
         self.log.info("%s", event["message"])
         settle(event, self.on_alert, self.on_error)
+        self.forget_run(context)
         return run_id
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         event = validate_event(event, self.vendor)
         self.log.info("%s", event["message"])
         settle(event, self.on_alert, self.on_error)
+        self.forget_run(context)
         return self.run_id_from(event)
 
     def run_id_from(self, event: dict) -> Any:
         """The run id as the vendor types it (events carry ids as text)."""
         return event["run_id"]
+
+    # ---- which run --------------------------------------------------------------------------
+
+    def choose_run(self, hook: Any, context: Any) -> tuple[Any, RunState | None, float | None]:
+        """(run id, its state when already read, when we started it (epoch seconds) or None).
+
+        In order: the run this task instance started on an earlier try, if it is still going or
+        succeeded; a recent run when ``reuse_recent_run`` allows it; else a new run, recorded in
+        the task state store before anything else happens.
+        """
+        store = context.get("task_state_store")
+        if not self.force_new_run:
+            resumed = self._resume(hook, context, store)
+            if resumed is not None:
+                return resumed
+            reused = self._reuse(hook)
+            if reused is not None:
+                self._record(store, reused, None)
+                return reused, None, None
+        started_at = time.time()
+        run_id = self.start_run(hook, context)
+        self._record(store, run_id, started_at)
+        return run_id, None, started_at
+
+    def _resume(self, hook: Any, context: Any, store: Any) -> tuple[Any, RunState | None, float | None] | None:
+        if store is None:
+            return self._resume_without_store(hook, context)
+        recorded = store.get(RUN_KEY)
+        if not _is_record_of(recorded, self.vendor, self.monitor_id):
+            return None
+        run_id, started_at = recorded["run_id"], recorded.get("started_at")
+        state = self._read_recorded(hook, run_id, started_at)
+        if state is None or state.outcome == RUNNING:
+            where = "not visible yet" if state is None else repr(state.vendor_state)
+            self.log.info("resuming %s run %s, which an earlier try of this task started (%s)",
+                          self.vendor, run_id, where)
+            return run_id, None, started_at
+        if state.outcome == SUCCESS:
+            self.log.info("%s run %s, which an earlier try of this task started, already ended %r; "
+                          "returning it without a new run", self.vendor, run_id, state.vendor_state)
+            return run_id, state, started_at
+        self.log.warning("%s run %s, which an earlier try of this task started, ended %r; starting a new run",
+                         self.vendor, run_id, state.vendor_state)
+        return None
+
+    def _read_recorded(self, hook: Any, run_id: Any, started_at: Any) -> RunState | None:
+        """The recorded run's state; None when it is not visible yet (just started, see
+        ``not_visible_until``), so the retry waits for it rather than paying again."""
+        from airflow_provider_monitoring._http.errors import NotFoundError
+
+        try:
+            return self.read_state(hook, run_id)
+        except NotFoundError:
+            if isinstance(started_at, (int, float)) and time.time() < not_visible_until(started_at, self.poll_interval):
+                return None
+            raise
+
+    def _resume_without_store(self, hook: Any, context: Any) -> tuple[Any, None, None] | None:
+        """No task state store (Airflow < 3.3, or ``execute()`` called by hand): on a retry, a run
+        of the monitor that is still in progress and started since the DAG run began is waited
+        for. It may not be this task's own (nothing says which run was), but it enriches the same
+        targets and costs nothing more; a finished run is never taken, since it may be anyone's."""
+        ti = context.get("ti")
+        began = getattr(context.get("dag_run"), "start_date", None)
+        if getattr(ti, "try_number", 1) <= 1 or began is None:
+            return None
+        running = [run for run in self.recent_runs(hook) if run.outcome == RUNNING and run.started_at_or_after(began)]
+        chosen = max(running, key=_newest_first, default=None)
+        if chosen is None:
+            return None
+        self.log.warning("retry %s without a task state store: waiting for %s run %s (%s), in progress since "
+                         "this DAG run began; it may have been started by someone else",
+                         ti.try_number, self.vendor, chosen.run_id, chosen.vendor_state)
+        return chosen.run_id, None, None
+
+    def _reuse(self, hook: Any) -> Any:
+        if self.reuse_recent_run is None:
+            return None
+        now = datetime.now(timezone.utc)
+        max_age = timedelta(seconds=self.reuse_recent_run)
+        candidates = [
+            run for run in self.recent_runs(hook)
+            if run.outcome == RUNNING or (run.outcome == SUCCESS and _not_older(run, now, max_age))
+        ]
+        chosen = max(candidates, key=_newest_first, default=None)
+        if chosen is None:
+            self.log.info("no %s run of monitor %s in progress or succeeded in the last %s; starting one",
+                          self.vendor, self.monitor_id, max_age)
+            return None
+        why = "in progress" if chosen.outcome == RUNNING else f"succeeded {chosen.age(now)} ago"
+        self.log.info("reusing %s run %s of monitor %s (%s, reuse_recent_run=%s) instead of paying for a new one",
+                      self.vendor, chosen.run_id, self.monitor_id, why, max_age)
+        return chosen.run_id
+
+    def _record(self, store: Any, run_id: Any, started_at: float | None) -> None:
+        """Write the run down before waiting for it, kept at least as long as the wait may last."""
+        if store is None:
+            return
+        record = {"vendor": self.vendor, "monitor_id": str(self.monitor_id), "run_id": run_id}
+        if started_at is not None:
+            record["started_at"] = started_at
+        store.set(RUN_KEY, record, retention=timedelta(seconds=self.timeout) + timedelta(days=7))
+
+    def forget_run(self, context: Any) -> None:
+        """The task succeeded with its run: a later clear of this task starts a new run."""
+        store = context.get("task_state_store")
+        if store is not None:
+            store.delete(RUN_KEY)
+
+
+def run_time(run: dict, key: str) -> datetime | None:
+    """A timestamp of a listed run; absent or unreadable reads as unknown (None)."""
+    from airflow_provider_monitoring._http.errors import MonitoringError
+    from airflow_provider_monitoring._http.values import parse_time
+
+    try:
+        return parse_time(run[key]) if run.get(key) else None
+    except (MonitoringError, ValueError):
+        return None
+
+
+def _is_record_of(recorded: Any, vendor: str, monitor_id: Any) -> bool:
+    """A stored run of this vendor's monitor (the monitor id may be templated and change between tries)."""
+    return (isinstance(recorded, dict) and recorded.get("vendor") == vendor
+            and recorded.get("monitor_id") == str(monitor_id) and recorded.get("run_id") not in (None, ""))
+
+
+def _newest_first(run: RunSummary) -> datetime:
+    return run.started or datetime.max.replace(tzinfo=timezone.utc)
+
+
+def _not_older(run: RunSummary, now: datetime, max_age: timedelta) -> bool:
+    age = run.age(now)
+    return age is not None and age <= max_age + TIMESTAMP_PRECISION
+
+
+def _seconds_or_none(value: float | timedelta | None, name: str) -> float | None:
+    if value is None:
+        return None
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds or a timedelta, got {value!r}")
+    return float(seconds)

@@ -5,12 +5,13 @@ Importing this module costs little: hooks and triggers are imported when a task 
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from typing import Any, Sequence
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_monitoring.operators.base import DEFAULT_TIMEOUT, MonitoringRunOperator, MonitorLink
+from airflow_provider_monitoring.operators.base import (
+    DEFAULT_TIMEOUT, MonitoringOperator, MonitoringRunOperator, MonitorLink, RunSummary, run_time,
+)
 
 
 class DatafoldMonitorLink(MonitorLink):
@@ -23,7 +24,7 @@ def monitor_url(base_url: str, monitor_id: Any) -> str:
     return f"{base_url}/monitors/{monitor_id}"
 
 
-class DatafoldCreateMonitorOperator(BaseOperator):
+class DatafoldCreateMonitorOperator(MonitoringOperator):
     """Creates a Datafold monitor of ``monitor_type`` (``diff``, ``metric``, ``test``, ``schema``)
     from ``spec`` (the documented create body) and returns its id.
 
@@ -67,6 +68,15 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
     in the log and the failure message; ``learning`` and ``skipped`` fail unless named in
     ``accept_states`` (e.g. ``("learning",)`` while a new anomaly monitor learns); a state Datafold
     adds later fails with its raw value. Returns the run id.
+
+    Retries never pay twice for one intent: the run a try started is recorded in Airflow's task
+    state store; a retry waits for it while it runs, returns it if it ended ``ok``, and starts a
+    new run otherwise. ``reuse_recent_run`` (seconds or timedelta): a run of the monitor in
+    progress, or one that ended ``ok`` and started no longer ago than this (Datafold gives no end
+    time), is used instead of a new run; ``force_new_run=True`` always starts one. A run id just
+    returned may answer 404 for a moment (a documented race): the wait reads that as "not visible
+    yet" for a few polls. When the deferred task is marked failed or cleared, the run's data diff
+    is cancelled (``cancel_on_kill=False`` to leave it running).
     """
 
     vendor = "datafold"
@@ -75,11 +85,13 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
 
     def __init__(self, *, monitor_id: int, wait_for_completion: bool = True, on_alert: str = "fail",
                  accept_states: Sequence[str] = (), deferrable: bool | None = None, poll_interval: float = 30.0,
-                 timeout: float | timedelta = DEFAULT_TIMEOUT, datafold_conn_id: str = "datafold_default",
-                 **kwargs: Any):
+                 timeout: float | timedelta = DEFAULT_TIMEOUT, force_new_run: bool = False,
+                 reuse_recent_run: float | timedelta | None = None, cancel_on_kill: bool = True,
+                 datafold_conn_id: str = "datafold_default", **kwargs: Any):
         super().__init__(monitor_id=monitor_id, conn_id=datafold_conn_id, wait_for_completion=wait_for_completion,
                          deferrable=deferrable, poll_interval=poll_interval, timeout=timeout, on_alert=on_alert,
-                         **kwargs)
+                         force_new_run=force_new_run, reuse_recent_run=reuse_recent_run, **kwargs)
+        self.cancel_on_kill = cancel_on_kill
         from airflow_provider_monitoring.hooks.datafold import run_outcomes
 
         run_outcomes(accept_states)  # only learning/skipped may be accepted: refused at parse time
@@ -99,12 +111,25 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
     def read_state(self, hook: Any, run_id: Any):
         return hook.get_monitor_run_state(self.monitor_id, run_id, self.accept_states)
 
-    def make_trigger(self, run_id: Any, deadline: float):
+    def recent_runs(self, hook: Any) -> list[RunSummary]:
+        from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE, run_outcomes
+
+        outcomes = run_outcomes(self.accept_states)
+        listed = itertools.islice(hook.list_monitor_runs(self.monitor_id), PAGE_SIZE)
+        # A listed run's state may be null right after it was triggered: still running (§2.13).
+        return [
+            RunSummary(int(run["run_id"]), outcomes.get(run.get("state"), "failed"), run.get("state"),
+                       run_time(run, "started_at"), None)
+            for run in listed if run.get("run_id") is not None
+        ]
+
+    def make_trigger(self, run_id: Any, deadline: float, not_found_until: float | None):
         from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
 
         return DatafoldMonitorRunTrigger(self.monitor_id, run_id, datafold_conn_id=self.conn_id,
                                          poll_interval=self.poll_interval, deadline=deadline,
-                                         accept_states=self.accept_states)
+                                         accept_states=self.accept_states, not_found_until=not_found_until,
+                                         cancel_on_kill=self.cancel_on_kill)
 
     def monitor_url(self, hook: Any) -> str:
         return monitor_url(hook.settings.base_url, self.monitor_id)
@@ -113,7 +138,7 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
         return int(event["run_id"])
 
 
-class DatafoldRunResultsOperator(BaseOperator):
+class DatafoldRunResultsOperator(MonitoringOperator):
     """A run's detail and, when it has a ``diff_id``, its data diff and the diff's summary:
     returns ``{"run": {...}, "data_diff": {"diff": {...}, "summary": {...}} or None}``."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from airflow.sdk import BaseOperator
+from airflow_provider_monitoring.operators.base import MonitoringOperator
 
 BULK_LIMIT = 200  # the documented maximum of one bulk-create request
 
@@ -17,7 +17,7 @@ def _templated(value: Any) -> bool:
     return "{{" in repr(value) or "{%" in repr(value)
 
 
-class DiligentCreateMonitoringOperator(BaseOperator):
+class DiligentCreateMonitoringOperator(MonitoringOperator):
     """Starts monitoring a website and returns the monitoring id.
 
     Everything is checked before any request (an http(s) URL, known and unique ``checks``,
@@ -63,7 +63,7 @@ class DiligentCreateMonitoringOperator(BaseOperator):
         return monitoring["id"]
 
 
-class DiligentBulkCreateMonitoringsOperator(BaseOperator):
+class DiligentBulkCreateMonitoringsOperator(MonitoringOperator):
     """Starts monitoring many websites (``websites`` is templated: it can come from XCom), in
     requests of at most 200, with the same checks and settings for all. Websites already monitored
     are skipped, not failed on (``skip_duplicate``). Returns ``{"created": [{"id", "website"}],
@@ -108,7 +108,7 @@ class DiligentBulkCreateMonitoringsOperator(BaseOperator):
         return {"created": created, "duplicates": duplicates, "requested_at": requested_at}
 
 
-class DiligentAlertsOperator(BaseOperator):
+class DiligentAlertsOperator(MonitoringOperator):
     """Lists alerts (of one monitoring or all, by execution time window and acknowledged state)
     and returns them, or writes them to ``output_path`` as JSON Lines and returns
     ``{"path", "records", "changed"}``. ``acknowledge=True`` then acknowledges exactly the alerts

@@ -7,13 +7,12 @@ DAG processor parses the file.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Sequence
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_monitoring._waiting import RUNNING, SUCCESS
-from airflow_provider_monitoring.operators.base import DEFAULT_TIMEOUT, MonitoringRunOperator, MonitorLink
+from airflow_provider_monitoring.operators.base import (
+    DEFAULT_TIMEOUT, MonitoringOperator, MonitoringRunOperator, MonitorLink, RunSummary, run_time,
+)
 
 
 class EncrataMonitorLink(MonitorLink):
@@ -28,7 +27,7 @@ def monitor_url(base_url: str, monitor_id: str) -> str:
     return f"{base_url}/monitors/{monitor_id}"
 
 
-class EncrataCreateMonitorOperator(BaseOperator):
+class EncrataCreateMonitorOperator(MonitoringOperator):
     """Creates an Encrata monitor and returns its id (the XCom return value).
 
     Everything is checked before any request (monitor type, frequency, change detection, the data
@@ -77,12 +76,13 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
     Airflow's ``operators.default_deferrable``) or polls in the worker; ``poll_interval`` seconds
     between reads, ``timeout`` seconds in all, after which the task fails saying so.
 
-    Retries reattach instead of paying again: on a retry of the same task instance, if one of the
-    monitor's latest runs (its first listing page) is still pending/queued/running, or succeeded
-    after this DAG run began, the operator waits for the most recent such run rather than
-    triggering a new one. (A run in progress is waited
-    for even if a schedule started it: it enriches the same targets and costs nothing more.)
-    ``force_new_run=True`` always triggers.
+    Retries never pay twice for one intent: the run a try started is recorded in Airflow's task
+    state store, and a retry waits for it while it runs, returns it if it succeeded, and triggers a
+    new run only if it failed (see the README, "Retries and crashes", for Airflow without the store).
+    ``reuse_recent_run`` (seconds or timedelta): a run of the monitor in progress, or one that
+    completed successfully no longer ago than this, is used instead of a new paid run.
+    ``force_new_run=True`` always triggers. ``on_error="skip"`` skips instead of failing when the
+    wait ends on an API error.
     """
 
     vendor = "encrata"
@@ -91,10 +91,11 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
 
     def __init__(self, *, monitor_id: str, wait_for_completion: bool = True, deferrable: bool | None = None,
                  poll_interval: float = 60.0, timeout: float | timedelta = DEFAULT_TIMEOUT,
-                 force_new_run: bool = False, encrata_conn_id: str = "encrata_default", **kwargs: Any):
+                 force_new_run: bool = False, reuse_recent_run: float | timedelta | None = None,
+                 encrata_conn_id: str = "encrata_default", **kwargs: Any):
         super().__init__(monitor_id=monitor_id, conn_id=encrata_conn_id, wait_for_completion=wait_for_completion,
-                         deferrable=deferrable, poll_interval=poll_interval, timeout=timeout, **kwargs)
-        self.force_new_run = force_new_run
+                         deferrable=deferrable, poll_interval=poll_interval, timeout=timeout,
+                         force_new_run=force_new_run, reuse_recent_run=reuse_recent_run, **kwargs)
         self.encrata_conn_id = encrata_conn_id
 
     def make_hook(self):
@@ -103,71 +104,33 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
         return EncrataHook(encrata_conn_id=self.conn_id)
 
     def start_run(self, hook: Any, context: Any) -> str:
-        run_id = None if self.force_new_run else self._run_to_reattach(hook, context)
-        if run_id is None:
-            run_id = hook.trigger_run(self.monitor_id)["run_id"]
-            self.log.info("triggered Encrata run %s of monitor %s", run_id, self.monitor_id)
+        run_id = hook.trigger_run(self.monitor_id)["run_id"]
+        self.log.info("triggered Encrata run %s of monitor %s", run_id, self.monitor_id)
         return run_id
 
     def read_state(self, hook: Any, run_id: Any):
         return hook.get_run_state(self.monitor_id, run_id)
 
-    def make_trigger(self, run_id: Any, deadline: float):
+    def recent_runs(self, hook: Any) -> list[RunSummary]:
+        from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT, RUN_OUTCOMES
+
+        # The listing's order is undocumented: the base judges the first page by the runs' own times.
+        return [
+            RunSummary(str(run["id"]), RUN_OUTCOMES.get(run.get("status"), "failed"), run.get("status"),
+                       run_time(run, "started_at"), run_time(run, "completed_at"))
+            for run in itertools.islice(hook.list_monitor_runs(self.monitor_id), PAGE_LIMIT)
+            if run.get("id") is not None
+        ]
+
+    def make_trigger(self, run_id: Any, deadline: float, not_found_until: float | None):
         from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
 
         return EncrataRunTrigger(self.monitor_id, run_id, encrata_conn_id=self.conn_id,
-                                 poll_interval=self.poll_interval, deadline=deadline)
+                                 poll_interval=self.poll_interval, deadline=deadline,
+                                 not_found_until=not_found_until)
 
     def monitor_url(self, hook: Any) -> str:
         return monitor_url(hook.settings.base_url, self.monitor_id)
-
-    def _run_to_reattach(self, hook: Any, context: Any) -> str | None:
-        """The previous try's run, by the rule in the class docstring; None on a first try."""
-        ti = context["ti"]
-        if getattr(ti, "try_number", 1) <= 1:
-            return None
-        from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT, RUN_OUTCOMES
-
-        # The listing's order is undocumented: judge the first page by the runs' own times.
-        recent = list(itertools.islice(hook.list_monitor_runs(self.monitor_id), PAGE_LIMIT))
-        began = getattr(context.get("dag_run"), "start_date", None)
-        in_progress = [run for run in recent if RUN_OUTCOMES.get(run.get("status")) == RUNNING]
-        succeeded = [run for run in recent if RUN_OUTCOMES.get(run.get("status")) == SUCCESS and _after(run, began)]
-        chosen = max(in_progress or succeeded, key=_started, default=None)
-        if chosen is None:
-            return None
-        self.log.info("retry %s: reattaching to run %s (%s) instead of paying for a new one",
-                      ti.try_number, chosen["id"], chosen.get("status"))
-        return str(chosen["id"])
-
-
-def _started(run: dict) -> datetime:
-    """When a run started; one not started yet (pending) counts as the newest."""
-    from airflow_provider_monitoring._http.values import parse_time
-
-    try:
-        return parse_time(run["started_at"]) if run.get("started_at") else datetime.max.replace(tzinfo=timezone.utc)
-    except ValueError:
-        return datetime.min.replace(tzinfo=timezone.utc)
-
-
-# Encrata's timestamps are whole seconds: a run started in the same second as the DAG run counts.
-TIMESTAMP_PRECISION = timedelta(seconds=1)
-
-
-def _after(run: dict, moment: datetime | None) -> bool:
-    """True when the run started (or completed) at or after ``moment``; unknown times say no."""
-    from airflow_provider_monitoring._http.values import parse_time
-
-    if moment is None:
-        return False
-    for key in ("started_at", "completed_at"):
-        if run.get(key):
-            try:
-                return parse_time(run[key]) >= moment - TIMESTAMP_PRECISION
-            except ValueError:
-                return False
-    return False
 
 
 def _templated(*values: Any) -> bool:
@@ -182,7 +145,7 @@ def _templated(*values: Any) -> bool:
     return any(has_template(v) for v in values)
 
 
-class EncrataRunResultsOperator(BaseOperator):
+class EncrataRunResultsOperator(MonitoringOperator):
     """Fetches every result record of a run (``changes_only`` to keep only changed targets).
 
     Without ``output_path`` the records are the XCom return value, up to ``max_xcom_records``

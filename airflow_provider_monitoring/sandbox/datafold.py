@@ -42,7 +42,10 @@ and seeded through the state file like everything else):
 and per state: ``state["datafold"]["settings"]["bad_key_status"] = 404`` (seed it in the state file)
 answers a bad key with 404 ``{"detail": "Not Found"}``, as Datafold did in data-diff issue #387 (§7).
 
-Not emulated: ``/api/v1/datadiffs`` list/create/patch/cancel, scheduled (non-manual) runs, data
+- Cancelling a diff (``POST /api/v1/datadiffs/{id}/cancel``) ends an unfinished diff and its run
+  ``cancelled`` at once and answers ``{id, status}``; a finished diff is left as it is.
+
+Not emulated: ``/api/v1/datadiffs`` list/create/patch, scheduled (non-manual) runs, data
 sources and integrations (their ids are taken on trust), the butterfly hosts' differences.
 """
 
@@ -826,6 +829,18 @@ class Datafold:
         })
         return json_reply(body)
 
+    async def cancel_diff(self, request: web.Request) -> web.Response:
+        """Stop a diff now: it and its run end ``cancelled``; a finished diff is left as it is (§4.4)."""
+        diff = self.diff(path_int(request, "datadiff_id"))
+        now = self.context.now()
+        if phase(diff["created_ts"], diff["seconds"], now) != "done":
+            run = self.runs.get(str(diff["run_id"]))
+            for item in (diff, run) if run is not None else (diff,):
+                item["seconds"] = max(now - item["created_ts"], 0.0)
+                item["outcome"], item["error"] = "cancelled", None
+            self.context.saved()
+        return json_reply({"id": diff["id"], "status": self.diff_view(diff, now)["status"]})
+
     async def get_summary(self, request: web.Request) -> web.Response:
         diff = self.diff(path_int(request, "datadiff_id"))
         view = self.diff_view(diff, self.context.now())
@@ -976,6 +991,7 @@ def create_app(context: Context) -> web.Application:
         ("GET", "/datadiffs/{datadiff_id}", api.get_diff),
         ("GET", "/datadiffs/{datadiff_id}/summary", api.get_summary),
         ("GET", "/datadiffs/{datadiff_id}/summary_results", api.get_summary_results),
+        ("POST", "/datadiffs/{datadiff_id}/cancel", api.cancel_diff),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, API + path, handler)

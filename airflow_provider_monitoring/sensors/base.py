@@ -14,7 +14,9 @@ from airflow_provider_monitoring._waiting import (
     ON_ALERT,
     ON_ERROR,
     RUNNING,
+    TransientFailures,
     default_deferrable,
+    error_event,
     make_event,
     settle,
     validate_event,
@@ -33,7 +35,9 @@ class MonitoringRunSensor(BaseSensorOperator):
     def __init__(self, *, monitor_id: Any, run_id: Any, conn_id: str, poll_interval: float = 60.0,
                  timeout: float | timedelta = 7 * 24 * 3600, on_alert: str = "fail", on_error: str = "fail",
                  deferrable: bool | None = None, **kwargs: Any):
-        super().__init__(poke_interval=poll_interval, timeout=timeout, **kwargs)
+        from airflow_provider_monitoring.policies import default_retry_policy
+
+        super().__init__(poke_interval=poll_interval, timeout=timeout, **default_retry_policy(kwargs))
         self.monitor_id = monitor_id
         self.run_id = run_id
         self.conn_id = conn_id
@@ -66,11 +70,15 @@ class MonitoringRunSensor(BaseSensorOperator):
         self.defer(trigger=self.make_trigger(time.time() + self.timeout), method_name="execute_complete")
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
+        failures = self.__dict__.setdefault("_transient_failures", TransientFailures())
         try:
             state = self.read_state()
         except MonitoringError as exc:
-            event = make_event("error", self.vendor, self.monitor_id, self.run_id, None, str(exc))
+            if failures.tolerate(exc, self.vendor, self.run_id):
+                return False
+            event = error_event(self.vendor, self.monitor_id, self.run_id, exc, message=failures.message(exc))
             return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))
+        failures.reset()
         if state.outcome == RUNNING:
             self.log.info("%s run %s is %r", self.vendor, self.run_id, state.vendor_state)
             return False

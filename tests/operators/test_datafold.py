@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException, TaskDeferred
@@ -17,6 +16,7 @@ from airflow_provider_monitoring.operators.datafold import (
 from airflow_provider_monitoring.sandbox import OutcomeRule
 from airflow_provider_monitoring.sensors.datafold import DatafoldMonitorRunSensor
 from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
+from tests.standins import task_context
 
 NONE = {"type": "none"}
 SPECS = {
@@ -39,21 +39,9 @@ BROKEN = {
 }
 
 
-class TaskInstanceStandIn:
-    def __init__(self):
-        self.try_number, self.pushed = 1, {}
-
-    def xcom_push(self, key, value):
-        self.pushed[key] = value
-
-
-def context() -> dict:
-    return {"ti": TaskInstanceStandIn(), "dag_run": SimpleNamespace(start_date=None)}
-
-
 def create(monitor_type: str, **changes) -> int:
     spec = {**SPECS[monitor_type], **changes}
-    return DatafoldCreateMonitorOperator(task_id="create", monitor_type=monitor_type, spec=spec).execute(context())
+    return DatafoldCreateMonitorOperator(task_id="create", monitor_type=monitor_type, spec=spec).execute(task_context())
 
 
 @pytest.mark.parametrize("monitor_type", sorted(SPECS))
@@ -73,7 +61,7 @@ def test_an_invalid_spec_of_each_type_is_refused_before_any_request(monitoring_s
 
 
 def run(monitor_id: int, **kwargs):
-    ctx = context()
+    ctx = task_context()
     task = DatafoldRunMonitorOperator(task_id="gate", monitor_id=monitor_id, deferrable=False,
                                       poll_interval=0.1, timeout=30, **kwargs)
     return task.execute(ctx), ctx
@@ -122,12 +110,12 @@ def test_learning_fails_unless_accepted(monitoring_sandbox):
 def test_results_bring_the_data_diff_of_a_diff_monitor(monitoring_sandbox):
     diff_id = create("diff")
     run_id, _ = run(diff_id)
-    result = DatafoldRunResultsOperator(task_id="results", monitor_id=diff_id, run_id=run_id).execute(context())
+    result = DatafoldRunResultsOperator(task_id="results", monitor_id=diff_id, run_id=run_id).execute(task_context())
     assert result["run"]["run_id"] == run_id and result["data_diff"]["diff"]["id"] == result["run"]["diff_id"]
     assert "status" in result["data_diff"]["summary"]
     metric_id = create("metric")
     metric_run, _ = run(metric_id)
-    plain = DatafoldRunResultsOperator(task_id="results", monitor_id=metric_id, run_id=metric_run).execute(context())
+    plain = DatafoldRunResultsOperator(task_id="results", monitor_id=metric_id, run_id=metric_run).execute(task_context())
     assert plain["data_diff"] is None
 
 

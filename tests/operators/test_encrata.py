@@ -1,10 +1,8 @@
-"""Encrata operators against the sandbox: what they send, push and return, and retries that reattach."""
+"""Encrata operators against the sandbox: what they send, push and return."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from types import SimpleNamespace
 
 import pytest
 from airflow.sdk.exceptions import AirflowException, TaskDeferred
@@ -18,21 +16,7 @@ from airflow_provider_monitoring.operators.encrata import (
 )
 from airflow_provider_monitoring.sandbox import OutcomeRule
 from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
-
-
-class TaskInstanceStandIn:
-    """The two things the operators use of Airflow's task instance: its try number and xcom_push."""
-
-    def __init__(self, try_number: int = 1):
-        self.try_number = try_number
-        self.pushed: dict[str, object] = {}
-
-    def xcom_push(self, key: str, value: object) -> None:
-        self.pushed[key] = value
-
-
-def context(try_number: int = 1, dag_run_start: datetime | None = None) -> dict:
-    return {"ti": TaskInstanceStandIn(try_number), "dag_run": SimpleNamespace(start_date=dag_run_start)}
+from tests.standins import task_context
 
 
 def new_monitor(name: str = "domains") -> str:
@@ -41,7 +25,7 @@ def new_monitor(name: str = "domains") -> str:
 
 def test_create_operator_returns_the_new_monitor_id(monitoring_sandbox):
     task = EncrataCreateMonitorOperator(task_id="create", name="VIPs", emails=["a@b.co"], frequency="weekly")
-    monitor_id = task.execute(context())
+    monitor_id = task.execute(task_context())
     assert EncrataHook().get_monitor(monitor_id)["name"] == "VIPs"
     assert monitoring_sandbox.requests("POST", "/encrata/api/monitors") == [("POST", "/encrata/api/monitors")]
 
@@ -63,13 +47,13 @@ def test_templated_arguments_are_checked_once_rendered_before_any_request(monito
                                         targets="{{ params.targets }}")
     task.name, task.targets = "rendered", []  # what rendering produced
     with pytest.raises(ConfigurationError, match="must not be empty"):
-        task.execute(context())
+        task.execute(task_context())
     assert monitoring_sandbox.requests() == []
 
 
 def test_trigger_polls_to_success_and_pushes_the_run_and_link_first(monitoring_sandbox):
     monitor_id = new_monitor()
-    ctx = context()
+    ctx = task_context()
     run_id = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
                                        poll_interval=0.1, timeout=30).execute(ctx)
     assert EncrataHook().get_run(monitor_id, run_id)["status"] == "success"
@@ -82,12 +66,12 @@ def test_trigger_fails_when_the_run_fails(monitoring_sandbox):
     monitor_id = new_monitor("doomed domains")
     with pytest.raises(AirflowException, match="ended 'failed'"):
         EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
-                                  poll_interval=0.1, timeout=30).execute(context())
+                                  poll_interval=0.1, timeout=30).execute(task_context())
 
 
 def test_deferrable_trigger_defers_after_pushing_the_run_id(monitoring_sandbox):
     monitor_id = new_monitor()
-    ctx = context()
+    ctx = task_context()
     task = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=True, timeout=600)
     with pytest.raises(TaskDeferred) as deferred:
         task.execute(ctx)
@@ -96,33 +80,14 @@ def test_deferrable_trigger_defers_after_pushing_the_run_id(monitoring_sandbox):
     assert trigger.deadline == pytest.approx(time.time() + 600, abs=5)
 
 
-def test_a_retried_task_reattaches_to_its_run_instead_of_paying_again(monitoring_sandbox):
-    monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "slow*", seconds=2.0))
-    monitor_id = new_monitor("slow domains")
-    began = datetime.now(timezone.utc)
-    task = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
-                                     poll_interval=0.1, timeout=0.3)
-    with pytest.raises(AirflowException, match="gave up waiting"):
-        task.execute(context(try_number=1, dag_run_start=began))
-    task.timeout = 30
-    second = context(try_number=2, dag_run_start=began)
-    run_id = task.execute(second)
-    assert second["ti"].pushed["run_id"] == run_id
-    assert monitoring_sandbox.requests("POST", "/encrata/api/monitors/*/run") == [
-        ("POST", f"/encrata/api/monitors/{monitor_id}/run")
-    ]
-    # A further retry after success also reuses that run; force_new_run pays for a new one.
-    assert task.execute(context(try_number=3, dag_run_start=began)) == run_id
-    task.force_new_run = True
-    assert task.execute(context(try_number=4, dag_run_start=began)) != run_id
-    assert len(monitoring_sandbox.requests("POST", "/encrata/api/monitors/*/run")) == 2
+# Retries that resume their own run: tests/operators/test_durable_runs.py.
 
 
 def test_a_first_try_never_reattaches(monitoring_sandbox):
     monitor_id = new_monitor()
     task = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, wait_for_completion=False)
-    first = task.execute(context())
-    second = task.execute(context())
+    first = task.execute(task_context())
+    second = task.execute(task_context())
     assert first != second
 
 
@@ -134,14 +99,14 @@ def finished_run(targets: int = 30) -> tuple[str, str]:
     monitor_id = hook.create_monitor("portfolio", monitor_type="domain",
                                      targets=[f"d{n}.example.com" for n in range(targets)])["id"]
     run_id = EncrataTriggerRunOperator(task_id="run", monitor_id=monitor_id, deferrable=False,
-                                       poll_interval=0.1, timeout=30).execute(context())
+                                       poll_interval=0.1, timeout=30).execute(task_context())
     return monitor_id, run_id
 
 
 def results(monitor_id: str, run_id: str, **kwargs):
     from airflow_provider_monitoring.operators.encrata import EncrataRunResultsOperator
 
-    return EncrataRunResultsOperator(task_id="results", monitor_id=monitor_id, run_id=run_id, **kwargs).execute(context())
+    return EncrataRunResultsOperator(task_id="results", monitor_id=monitor_id, run_id=run_id, **kwargs).execute(task_context())
 
 
 def test_results_to_xcom_within_the_bound(monitoring_sandbox):

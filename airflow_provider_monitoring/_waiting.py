@@ -114,9 +114,9 @@ def timeout_event(vendor: str, monitor_id: Any, run_id: Any, state: RunState | N
 class TransientFailures:
     """Counts polls in a row that failed for a transient reason (see TRANSIENT_ERRORS)."""
 
-    def __init__(self, limit: int = TRANSIENT_POLLS):
+    def __init__(self, limit: int = TRANSIENT_POLLS, in_a_row: int = 0):
         self.limit = limit
-        self.in_a_row = 0
+        self.in_a_row = in_a_row
 
     def tolerate(self, error: MonitoringError, vendor: str, run_id: Any) -> bool:
         """True when the wait should shrug ``error`` off and poll again at the next interval."""
@@ -163,6 +163,7 @@ async def wait_for_run(
     failures = TransientFailures()
     state: RunState | None = None
     while True:
+        pause = poll_interval
         try:
             with deadline_at(deadline if math.isfinite(deadline) else None):
                 state = await read()
@@ -171,7 +172,10 @@ async def wait_for_run(
         except MonitoringError as exc:
             if isinstance(exc, NotFoundError) and not_found_until is not None and clock() < not_found_until:
                 log.info("%s run %s is not visible yet (%s); waiting", vendor, run_id, exc)
-            elif not failures.tolerate(exc, vendor, run_id):
+            elif failures.tolerate(exc, vendor, run_id):
+                # A rate limit that asked for a longer pause than the poll interval gets it.
+                pause = max(poll_interval, getattr(exc, "retry_after", None) or 0.0)
+            else:
                 return error_event(vendor, monitor_id, run_id, exc, state, failures.message(exc))
         else:
             failures.reset()
@@ -181,7 +185,7 @@ async def wait_for_run(
         remaining = deadline - clock()
         if remaining <= 0:
             return timeout_event(vendor, monitor_id, run_id, state)
-        await sleep(min(poll_interval, remaining))
+        await sleep(min(pause, remaining))
 
 
 def wait_blocking(read: Callable[[], RunState], **kwargs: Any) -> dict[str, Any]:

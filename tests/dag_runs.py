@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 class DagRuns:
     states: dict[str, str]
     requests: dict[str, list[tuple[str, str]]]
-    log: str  # Airflow's and the tasks' log lines
+    logs: dict[str, str]  # Airflow's and the tasks' log lines while each DAG ran
+    log: str  # the whole log
 
     def posts(self, dag_id: str, path_glob: str) -> list[str]:
         import fnmatch
@@ -44,7 +45,8 @@ def run_dags(source: str, tmp_path: Path, timeout: float = 600) -> DagRuns:
     if done.returncode or not out.exists():
         raise AssertionError(f"the DAG runner failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}\n{log[-4000:]}")
     result = json.loads(out.read_text())
-    return DagRuns(result["states"], {k: [tuple(r) for r in v] for k, v in result["requests"].items()}, log)
+    logs = {dag_id: log[start:end] for dag_id, (start, end) in result["log_spans"].items()}
+    return DagRuns(result["states"], {k: [tuple(r) for r in v] for k, v in result["requests"].items()}, logs, log)
 
 
 def main(folder: str, home: str, out: str) -> None:
@@ -53,7 +55,7 @@ def main(folder: str, home: str, out: str) -> None:
 
     log_path = prepare_airflow(folder, home)
     os.replace(log_path, Path(home) / "dags.log")
-    states, requests = {}, {}
+    states, requests, log_spans = {}, {}, {}
     with Sandbox(DEMO_CONFIG) as sandbox, open(Path(home) / "dags.log", "a") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         os.environ.update(sandbox.connection_env())
@@ -63,10 +65,20 @@ def main(folder: str, home: str, out: str) -> None:
         if bag.import_errors or not bag.dags:
             raise SystemExit(f"cannot load the DAGs: {bag.import_errors}")
         for dag_id in sorted(bag.dags):
-            before = len(sandbox.requests())
+            before, log_start = len(sandbox.requests()), _log_size(log)
             states[dag_id] = run_dag(bag.dags[dag_id], log)[0]
             requests[dag_id] = sandbox.requests()[before:]
-    Path(out).write_text(json.dumps({"states": states, "requests": requests}))
+            log_spans[dag_id] = (log_start, _log_size(log))
+    Path(out).write_text(json.dumps({"states": states, "requests": requests, "log_spans": log_spans}))
+
+
+def _log_size(log) -> int:
+    """Characters written to the log so far (it is read back as text, so spans are in characters)."""
+    import sys
+
+    sys.stdout.flush()
+    log.flush()
+    return len(Path(log.name).read_text())
 
 
 if __name__ == "__main__":

@@ -163,16 +163,38 @@ def _read_whole(response: Any, deadline: float) -> Answer | Failure:
                 received = sum(len(chunk) for chunk in chunks)
                 raise BodyTimeout(f"the body was still arriving when the timeout ran out ({received} bytes in)")
             _limit_next_read(response, left)
-            chunk = response.raw.read1(READ_SIZE, decode_content=True)
+            # Undecoded: a decoder may read on and on while compressed bytes decode to nothing,
+            # past the deadline. The body is decoded once it is all here.
+            chunk = response.raw.read1(READ_SIZE, decode_content=False)
             if not chunk:
                 # All read: urllib3 has put the connection back in the pool.
-                return Answer(response.status_code, response.headers, b"".join(chunks))
+                body = _decoded(b"".join(chunks), response.headers.get("Content-Encoding", ""))
+                return Answer(response.status_code, response.headers, body)
             chunks.append(chunk)
     except (HTTPError, requests.RequestException, OSError) as exc:
         failure = _requests_failure(exc)
     # A half-read connection cannot be reused: close it rather than return it to the pool.
     response.close()
     return failure
+
+
+def _decoded(raw: bytes, encoding: str) -> bytes:
+    """A body read undecoded, decoded. Requests ask for ``identity``, so a compressed answer is a
+    server's own choice: gzip and deflate are undone; another coding is left as it came (and then
+    fails to parse as JSON, which says so)."""
+    import zlib
+
+    encoding = encoding.strip().lower()
+    if not raw or encoding not in ("gzip", "x-gzip", "deflate"):
+        return raw
+    try:
+        # wbits 47: a gzip or zlib header, told apart by zlib itself; -15: deflate without header.
+        return zlib.decompress(raw, 47)
+    except zlib.error:
+        try:
+            return zlib.decompress(raw, -15)
+        except zlib.error:
+            return raw
 
 
 def _limit_next_read(response: Any, seconds: float) -> None:
@@ -236,7 +258,8 @@ class SyncClient(_Base):
                 self.settings.url(call.path),
                 params=_query(call.params),
                 json=call.json,
-                headers=self._headers(call),
+                # Uncompressed: the body is read against a deadline (see _read_whole).
+                headers={**self._headers(call), "Accept-Encoding": "identity"},
                 auth=_no_netrc,
                 # One budget for connecting and waiting for the headers together.
                 timeout=Timeout(total=budget),

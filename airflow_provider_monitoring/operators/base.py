@@ -9,6 +9,7 @@ another or adopting someone else's.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,8 +19,8 @@ from airflow.sdk import BaseOperator, BaseOperatorLink, BaseXCom
 
 from airflow_provider_monitoring._http.values import choice
 from airflow_provider_monitoring._waiting import (
-    ON_ALERT, ON_ERROR, RUNNING, SUCCESS, RunState, default_deferrable, not_visible_until, settle,
-    validate_event, wait_blocking,
+    ALERT, ON_ALERT, ON_ERROR, RUNNING, SUCCESS, RunState, default_deferrable, make_event, not_visible_until,
+    settle, validate_event, wait_blocking,
 )
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
@@ -28,6 +29,10 @@ DEFAULT_TIMEOUT = 7 * 24 * 3600.0
 RUN_KEY = "monitoring_run"
 # Vendor timestamps are whole seconds at best: a run started in the same second counts as after.
 TIMESTAMP_PRECISION = timedelta(seconds=1)
+# Past this a record is kept for ever (Airflow refuses an expiry beyond the year 9999).
+MAX_FINITE_RETENTION = timedelta(days=3650)
+# What _read_recorded returns for a run the vendor no longer knows.
+_GONE = object()
 
 
 class MonitorLink(BaseOperatorLink):
@@ -77,7 +82,8 @@ class MonitoringRunOperator(MonitoringOperator):
     Which run: on a retry, the run this task instance started (read from the task state store)
     if it is still going (waited for) or succeeded (returned, nothing new paid); otherwise a new
     run. ``reuse_recent_run`` (seconds or timedelta) uses a run of the monitor that is in progress
-    or succeeded no longer ago than that instead of starting one; ``force_new_run`` always starts one.
+    or succeeded no longer ago than that instead of starting one; ``force_new_run`` never takes a run
+    this task did not start (a retry still resumes its own).
     """
 
     vendor: ClassVar[str]
@@ -128,13 +134,15 @@ class MonitoringRunOperator(MonitoringOperator):
     # ---- the shared part --------------------------------------------------------------------
 
     def execute(self, context: Any) -> Any:
-        hook = self.make_hook()
-        run_id, state, started_at = self.choose_run(hook, context)
         ti = context["ti"]
+        hook = self.make_hook()
+        run_id, ended, started_at = self.choose_run(hook, context)
         ti.xcom_push(key="run_id", value=run_id)
         ti.xcom_push(key=self.link.xcom_key, value=self.monitor_url(hook))
-        if state is not None and state.outcome == SUCCESS:
-            self.forget_run(context)
+        if ended is not None:
+            # An earlier try's run that already ended the way this task accepts: no wait, no new run.
+            message = f"{self.vendor} run {run_id} already ended {ended.vendor_state!r}"
+            self.finish(make_event(ended.outcome, self.vendor, self.monitor_id, run_id, ended, message), context)
             return run_id
         if not self.wait_for_completion:
             self.forget_run(context)
@@ -146,17 +154,25 @@ class MonitoringRunOperator(MonitoringOperator):
         event = wait_blocking(lambda: self.read_state(hook, run_id), vendor=self.vendor,
                               monitor_id=self.monitor_id, run_id=run_id, deadline=deadline,
                               poll_interval=self.poll_interval, not_found_until=not_found_until)
-        self.log.info("%s", event["message"])
-        settle(event, self.on_alert, self.on_error)
-        self.forget_run(context)
+        self.finish(event, context)
         return run_id
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
-        event = validate_event(event, self.vendor)
-        self.log.info("%s", event["message"])
-        settle(event, self.on_alert, self.on_error)
-        self.forget_run(context)
+        self.finish(validate_event(event, self.vendor), context)
         return self.run_id_from(event)
+
+    def finish(self, event: dict, context: Any) -> None:
+        """Act on the wait's event. A pass or a skip is this task's answer: its run is forgotten,
+        so clearing the task later starts a new run; a failure keeps it for the retry to judge."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        self.log.info("%s", event["message"])
+        try:
+            settle(event, self.on_alert, self.on_error)
+        except AirflowSkipException:
+            self.forget_run(context)
+            raise
+        self.forget_run(context)
 
     def run_id_from(self, event: dict) -> Any:
         """The run id as the vendor types it (events carry ids as text)."""
@@ -165,50 +181,58 @@ class MonitoringRunOperator(MonitoringOperator):
     # ---- which run --------------------------------------------------------------------------
 
     def choose_run(self, hook: Any, context: Any) -> tuple[Any, RunState | None, float | None]:
-        """(run id, its state when already read, when we started it (epoch seconds) or None).
+        """(run id, its state when it already ended acceptably, when we started it (epoch seconds)).
 
         In order: the run this task instance started on an earlier try, if it is still going or
-        succeeded; a recent run when ``reuse_recent_run`` allows it; else a new run, recorded in
-        the task state store before anything else happens.
+        ended the way the task accepts; unless ``force_new_run``, a run of the monitor taken by
+        ``reuse_recent_run`` or, without a task state store, by the retry fallback; else a new
+        run, recorded in the task state store before anything else happens.
         """
         store = context.get("task_state_store")
+        resumed = self._resume(hook, store) if store is not None else None
+        if resumed is not None:
+            return resumed
         if not self.force_new_run:
-            resumed = self._resume(hook, context, store)
-            if resumed is not None:
-                return resumed
-            reused = self._reuse(hook)
-            if reused is not None:
-                self._record(store, reused, None)
-                return reused, None, None
+            taken = self._reuse(hook) or (self._resume_without_store(hook, context) if store is None else None)
+            if taken is not None:
+                self._record(store, hook, taken, None)
+                return taken, None, None
         started_at = time.time()
         run_id = self.start_run(hook, context)
-        self._record(store, run_id, started_at)
+        self._record(store, hook, run_id, started_at)
         return run_id, None, started_at
 
-    def _resume(self, hook: Any, context: Any, store: Any) -> tuple[Any, RunState | None, float | None] | None:
-        if store is None:
-            return self._resume_without_store(hook, context)
+    def _resume(self, hook: Any, store: Any) -> tuple[Any, RunState | None, float | None] | None:
         recorded = store.get(RUN_KEY)
-        if not _is_record_of(recorded, self.vendor, self.monitor_id):
+        if not self._is_my_record(recorded, hook):
             return None
         run_id, started_at = recorded["run_id"], recorded.get("started_at")
         state = self._read_recorded(hook, run_id, started_at)
+        if state is _GONE:
+            self.log.warning("%s run %s, which an earlier try of this task started, is unknown to %s now; "
+                             "starting a new run", self.vendor, run_id, self.vendor)
+            return None
         if state is None or state.outcome == RUNNING:
             where = "not visible yet" if state is None else repr(state.vendor_state)
             self.log.info("resuming %s run %s, which an earlier try of this task started (%s)",
                           self.vendor, run_id, where)
             return run_id, None, started_at
-        if state.outcome == SUCCESS:
+        if self._accepts(state):
             self.log.info("%s run %s, which an earlier try of this task started, already ended %r; "
-                          "returning it without a new run", self.vendor, run_id, state.vendor_state)
+                          "using it without a new run", self.vendor, run_id, state.vendor_state)
             return run_id, state, started_at
         self.log.warning("%s run %s, which an earlier try of this task started, ended %r; starting a new run",
                          self.vendor, run_id, state.vendor_state)
         return None
 
-    def _read_recorded(self, hook: Any, run_id: Any, started_at: Any) -> RunState | None:
+    def _accepts(self, state: RunState) -> bool:
+        """Whether an ended run is one this task would pass or skip on (so a retry keeps it)."""
+        return state.outcome == SUCCESS or (state.outcome == ALERT and self.on_alert != "fail")
+
+    def _read_recorded(self, hook: Any, run_id: Any, started_at: Any) -> RunState | None | object:
         """The recorded run's state; None when it is not visible yet (just started, see
-        ``not_visible_until``), so the retry waits for it rather than paying again."""
+        ``not_visible_until``), so the retry waits for it rather than paying again; _GONE when the
+        vendor no longer knows it (deleted, or aged out of Encrata's listing)."""
         from airflow_provider_monitoring._http.errors import NotFoundError
 
         try:
@@ -216,28 +240,36 @@ class MonitoringRunOperator(MonitoringOperator):
         except NotFoundError:
             if isinstance(started_at, (int, float)) and time.time() < not_visible_until(started_at, self.poll_interval):
                 return None
-            raise
+            return _GONE
 
-    def _resume_without_store(self, hook: Any, context: Any) -> tuple[Any, None, None] | None:
-        """No task state store (Airflow < 3.3, or ``execute()`` called by hand): on a retry, a run
-        of the monitor that is still in progress and started since the DAG run began is waited
-        for. It may not be this task's own (nothing says which run was), but it enriches the same
-        targets and costs nothing more; a finished run is never taken, since it may be anyone's."""
+    def _resume_without_store(self, hook: Any, context: Any) -> Any:
+        """No task state store (Airflow < 3.3, or ``execute()`` called by hand): on a retry, the
+        one run of the monitor that is in progress and started between the DAG run's start and
+        this try's is waited for. Nothing proves it is this task's own, so it is taken only when
+        it is the only candidate, and the log says so; a finished run is never taken."""
         ti = context.get("ti")
         began = getattr(context.get("dag_run"), "start_date", None)
         if getattr(ti, "try_number", 1) <= 1 or began is None:
             return None
-        running = [run for run in self.recent_runs(hook) if run.outcome == RUNNING and run.started_at_or_after(began)]
-        chosen = max(running, key=_newest_first, default=None)
-        if chosen is None:
+        this_try = getattr(ti, "start_date", None)
+        candidates = [
+            run for run in self.recent_runs(hook)
+            if run.outcome == RUNNING and run.started_at_or_after(began)
+            and (this_try is None or run.started is None or run.started <= this_try)
+        ]
+        if len(candidates) != 1:
+            if candidates:
+                self.log.info("retry without a task state store: %d %s runs in progress could be this task's; "
+                              "starting a new one", len(candidates), self.vendor)
             return None
-        self.log.warning("retry %s without a task state store: waiting for %s run %s (%s), in progress since "
-                         "this DAG run began; it may have been started by someone else",
+        chosen = candidates[0]
+        self.log.warning("retry %s without a task state store: waiting for %s run %s (%s), the one run in "
+                         "progress since this DAG run began; nothing proves this task started it",
                          ti.try_number, self.vendor, chosen.run_id, chosen.vendor_state)
-        return chosen.run_id, None, None
+        return chosen.run_id
 
     def _reuse(self, hook: Any) -> Any:
-        if self.reuse_recent_run is None:
+        if self.reuse_recent_run is None or self.force_new_run:
             return None
         now = datetime.now(timezone.utc)
         max_age = timedelta(seconds=self.reuse_recent_run)
@@ -255,17 +287,40 @@ class MonitoringRunOperator(MonitoringOperator):
                       self.vendor, chosen.run_id, self.monitor_id, why, max_age)
         return chosen.run_id
 
-    def _record(self, store: Any, run_id: Any, started_at: float | None) -> None:
-        """Write the run down before waiting for it, kept at least as long as the wait may last."""
+    def _record(self, store: Any, hook: Any, run_id: Any, started_at: float | None) -> None:
+        """Write the run down before waiting for it, kept at least as long as the wait may last.
+        A store that fails is logged, not raised: the run is paid for already, and failing here
+        would make the retry pay again."""
         if store is None:
             return
-        record = {"vendor": self.vendor, "monitor_id": str(self.monitor_id), "run_id": run_id}
+        record = {"vendor": self.vendor, "conn_id": self.conn_id, "base_url": hook.settings.base_url,
+                  "monitor_id": str(self.monitor_id), "run_id": run_id}
         if started_at is not None:
             record["started_at"] = started_at
-        store.set(RUN_KEY, record, retention=timedelta(seconds=self.timeout) + timedelta(days=7))
+        try:
+            store.set(RUN_KEY, record, retention=self._retention())
+        except Exception as exc:
+            self.log.error("could not record %s run %s in the task state store (%s); a retry of this task "
+                           "will not know it and may start another run", self.vendor, run_id, exc)
+
+    def _retention(self) -> timedelta:
+        """As long as the wait may last plus a week for retries; for ever when that is unbounded."""
+        if not math.isfinite(self.timeout) or self.timeout > MAX_FINITE_RETENTION.total_seconds():
+            from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+            return NEVER_EXPIRE
+        return timedelta(seconds=self.timeout) + timedelta(days=7)
+
+    def _is_my_record(self, recorded: Any, hook: Any) -> bool:
+        """A stored run of this operator's monitor, through the same connection and host (the
+        monitor id may be templated, the connection repointed, between tries)."""
+        return (isinstance(recorded, dict) and recorded.get("run_id") not in (None, "")
+                and recorded.get("vendor") == self.vendor and recorded.get("conn_id") == self.conn_id
+                and recorded.get("monitor_id") == str(self.monitor_id)
+                and recorded.get("base_url") == hook.settings.base_url)
 
     def forget_run(self, context: Any) -> None:
-        """The task succeeded with its run: a later clear of this task starts a new run."""
+        """The task ended with its run: a later clear of this task starts a new run."""
         store = context.get("task_state_store")
         if store is not None:
             store.delete(RUN_KEY)
@@ -280,12 +335,6 @@ def run_time(run: dict, key: str) -> datetime | None:
         return parse_time(run[key]) if run.get(key) else None
     except (MonitoringError, ValueError):
         return None
-
-
-def _is_record_of(recorded: Any, vendor: str, monitor_id: Any) -> bool:
-    """A stored run of this vendor's monitor (the monitor id may be templated and change between tries)."""
-    return (isinstance(recorded, dict) and recorded.get("vendor") == vendor
-            and recorded.get("monitor_id") == str(monitor_id) and recorded.get("run_id") not in (None, ""))
 
 
 def _newest_first(run: RunSummary) -> datetime:

@@ -73,7 +73,8 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
     state store; a retry waits for it while it runs, returns it if it ended ``ok``, and starts a
     new run otherwise. ``reuse_recent_run`` (seconds or timedelta): a run of the monitor in
     progress, or one that ended ``ok`` and started no longer ago than this (Datafold gives no end
-    time), is used instead of a new run; ``force_new_run=True`` always starts one. A run id just
+    time), is used instead of a new run; ``force_new_run=True`` never takes a run this task did not
+    start (a retry still resumes its own). A run id just
     returned may answer 404 for a moment (a documented race): the wait reads that as "not visible
     yet" for a few polls. When the deferred task is marked failed or cleared, the run's data diff
     is cancelled (``cancel_on_kill=False`` to leave it running).

@@ -81,8 +81,8 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
     new run only if it failed (see the README, "Retries and crashes", for Airflow without the store).
     ``reuse_recent_run`` (seconds or timedelta): a run of the monitor in progress, or one that
     completed successfully no longer ago than this, is used instead of a new paid run.
-    ``force_new_run=True`` always triggers. ``on_error="skip"`` skips instead of failing when the
-    wait ends on an API error.
+    ``force_new_run=True`` never takes a run this task did not start (a retry still resumes its own).
+    ``on_error="skip"`` skips instead of failing when the wait ends on an API error.
     """
 
     vendor = "encrata"

@@ -23,6 +23,10 @@ from airflow_provider_monitoring._waiting import (
 )
 
 
+# The task state store key of a rescheduled sensor's count of failed pokes in a row.
+TRANSIENT_KEY = "monitoring_transient_failures"
+
+
 class MonitoringRunSensor(BaseSensorOperator):
     """Waits for a run to end: ``success`` passes and returns the run; ``alert`` follows
     ``on_alert`` (fail / succeed / skip); ``failed``, a timeout and an unknown state fail; an API
@@ -70,14 +74,18 @@ class MonitoringRunSensor(BaseSensorOperator):
         self.defer(trigger=self.make_trigger(time.time() + self.timeout), method_name="execute_complete")
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
-        failures = self.__dict__.setdefault("_transient_failures", TransientFailures())
+        failures, store = self._failed_pokes_so_far(context)
         try:
             state = self.read_state()
         except MonitoringError as exc:
             if failures.tolerate(exc, self.vendor, self.run_id):
+                if store is not None:
+                    store.set(TRANSIENT_KEY, failures.in_a_row)
                 return False
             event = error_event(self.vendor, self.monitor_id, self.run_id, exc, message=failures.message(exc))
             return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))
+        if store is not None and failures.in_a_row:
+            store.delete(TRANSIENT_KEY)
         failures.reset()
         if state.outcome == RUNNING:
             self.log.info("%s run %s is %r", self.vendor, self.run_id, state.vendor_state)
@@ -85,6 +93,15 @@ class MonitoringRunSensor(BaseSensorOperator):
         message = state.message or f"{self.vendor} run {self.run_id} ended {state.vendor_state!r}"
         event = make_event(state.outcome, self.vendor, self.monitor_id, self.run_id, state, message)
         return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))
+
+    def _failed_pokes_so_far(self, context: Any) -> tuple[TransientFailures, Any]:
+        """The count of failed pokes in a row, and where it is kept between pokes: on this sensor
+        while it pokes in one worker, in the task state store when ``mode="reschedule"`` builds a
+        new sensor for every poke (without a store, a rescheduled poke starts the count anew)."""
+        store = context.get("task_state_store") if self.mode == "reschedule" else None
+        if store is not None:
+            return TransientFailures(in_a_row=int(store.get(TRANSIENT_KEY) or 0)), store
+        return self.__dict__.setdefault("_failed_pokes", TransientFailures()), None
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         """Back from the trigger: act on its event only if it is the documented payload."""

@@ -32,6 +32,11 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
     async def read_state(self, hook: DiligentHook) -> RunState:
         return await hook.aget_execution_state(self.monitor_id, self.executed_after)
 
+    async def on_kill(self) -> None:
+        """Nothing to cancel: this wait started nothing, it only watches for an execution."""
+        self.log.info("stopped waiting for the next execution of Diligent monitoring %s after %s",
+                      self.monitor_id, self.executed_after)
+
     def finish(self, event: dict[str, Any]) -> dict[str, Any]:
         found = event.get("run") or {}
         return {**event, "run_id": str(found["id"])} if "execution_time" in found and found.get("id") else event

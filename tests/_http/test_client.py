@@ -318,8 +318,10 @@ class TricklingServer:
     """A raw socket server that answers every request with a 200 whose headers come at once and
     whose body then arrives one byte every ``every`` seconds, for as long as the client listens."""
 
-    def __init__(self, every: float = 0.2, length: int = 100_000):
+    def __init__(self, every: float = 0.2, length: int = 100_000, gzip_extra: bool = False):
         self.every, self.length = every, length
+        # A gzip body whose header announces a 64 KiB extra field: bytes that decode to nothing.
+        self.gzip_extra = gzip_extra
         self.requests = 0
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -339,9 +341,13 @@ class TricklingServer:
     def _trickle(self, conn: socket.socket) -> None:
         with conn:
             conn.recv(65536)  # the request (headers and any small JSON body)
-            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {self.length}\r\n\r\n"
+            encoding = "Content-Encoding: gzip\r\n" if self.gzip_extra else ""
+            head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{encoding}"
+                    f"Content-Length: {self.length}\r\n\r\n")
             try:
                 conn.sendall(head.encode())
+                if self.gzip_extra:
+                    conn.sendall(b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\xff\xff")
                 while not self._stop.wait(self.every):
                     conn.sendall(b" ")
             except OSError:
@@ -367,6 +373,27 @@ def test_a_body_that_trickles_in_ends_within_the_timeout_and_is_retried(tricklin
     # Two attempts of at most 1 s each, plus a tiny backoff: generous bound.
     assert time.monotonic() - started < 2 * 1.0 + 2.0
     assert trickling.requests == 2
+
+
+@pytest.mark.timeout(20)
+def test_a_compressed_body_that_trickles_in_ends_within_the_timeout_too():
+    server = TricklingServer(gzip_extra=True)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransportError):
+            SyncClient(settings(server.url, timeout=1.0, max_retries=0)).request(Call("GET", "/v1/x"))
+        assert time.monotonic() - started < 1.0 + 1.5
+    finally:
+        server.close()
+
+
+def test_a_compressed_answer_is_decoded_although_identity_was_asked_for(api):
+    import gzip
+
+    api.on("GET", "/v1/x", Reply(body=gzip.compress(b'{"ok": true}'),
+                                 headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}))
+    assert SyncClient(settings(api.url)).request(Call("GET", "/v1/x")) == {"ok": True}
+    assert api.seen[0].headers.get("Accept-Encoding") == "identity"
 
 
 @pytest.mark.timeout(20)

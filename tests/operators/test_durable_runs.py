@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException, TaskDeferred
 
 from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 from airflow_provider_monitoring.hooks.encrata import EncrataHook
@@ -194,16 +194,94 @@ def test_reuse_recent_run_pays_for_a_new_run_when_the_last_success_is_too_old(mo
 
 
 @VENDORS
-def test_force_new_run_pays_even_when_a_run_could_be_resumed(monitoring_sandbox, vendor):
+def test_force_new_run_never_takes_a_run_this_task_did_not_start_but_resumes_its_own(monitoring_sandbox, vendor):
     monitoring_sandbox.config.rules.insert(0, OutcomeRule(vendor, "*", seconds=1.0))
     monitor_id = new_monitor(vendor, "orders")
+    began = datetime.now(timezone.utc) - timedelta(seconds=5)
+    someone_elses = operator(vendor, monitor_id, wait_for_completion=False).execute(task_context())
+    # A retry without a store would wait for that run in progress; force_new_run pays for its own.
+    forced = operator(vendor, monitor_id, force_new_run=True, cls=dying(
+        EncrataTriggerRunOperator if vendor == "encrata" else DatafoldRunMonitorOperator))
+    forced.dies = True
     store = TaskStateStoreStandIn()
-    task = operator(vendor, monitor_id, wait_for_completion=False)
-    store.set(RUN_KEY, {"vendor": vendor, "monitor_id": str(monitor_id),
-                        "run_id": task.execute(task_context(1))})
-    forced = operator(vendor, monitor_id, force_new_run=True)
-    assert forced.execute(task_context(2, store=store)) != store.get(RUN_KEY, {}).get("run_id")
+    with pytest.raises(WorkerDies):
+        forced.execute(task_context(1, dag_run_start=began, store=store))
+    own = store.get(RUN_KEY)["run_id"]
+    assert own != someone_elses
+    # Its own run, started by its earlier try, is still resumed: one intent, one payment.
+    forced.dies = False
+    assert forced.execute(task_context(2, dag_run_start=began, store=store)) == own
     assert len(run_posts(monitoring_sandbox, vendor)) == 2
+
+
+@pytest.mark.parametrize("on_alert, outcome", [("succeed", None), ("skip", AirflowSkipException)])
+def test_a_retry_keeps_an_alert_the_task_accepts_instead_of_paying_again(monitoring_sandbox, on_alert, outcome):
+    vendor = "datafold"  # Encrata runs never end in alert
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule(vendor, "*", "alert", seconds=0.3))
+    monitor_id = new_monitor(vendor, "orders")
+    store = TaskStateStoreStandIn()
+    task = operator(vendor, monitor_id, on_alert=on_alert, cls=dying(DatafoldRunMonitorOperator))
+    task.dies = True
+    with pytest.raises(WorkerDies):
+        task.execute(task_context(1, store=store))
+    started = store.get(RUN_KEY)["run_id"]
+    assert ended(vendor, monitor_id, started) == "alert"
+    task.dies = False
+    if outcome is None:
+        assert task.execute(task_context(2, store=store)) == started
+    else:
+        with pytest.raises(outcome):
+            task.execute(task_context(2, store=store))
+    assert len(run_posts(monitoring_sandbox, vendor)) == 1
+    assert store.get(RUN_KEY) is None  # passed or skipped: a clear starts afresh
+
+
+@VENDORS
+def test_a_recorded_run_the_vendor_no_longer_knows_is_replaced_not_failed_on(monitoring_sandbox, capsys, vendor):
+    monitor_id = new_monitor(vendor, "orders")
+    store = TaskStateStoreStandIn()
+    task = operator(vendor, monitor_id)
+    hook = task.make_hook()
+    gone = "00000000-0000-0000-0000-000000000000" if vendor == "encrata" else 999_999
+    store.set(RUN_KEY, {"vendor": vendor, "conn_id": task.conn_id, "base_url": hook.settings.base_url,
+                        "monitor_id": str(monitor_id), "run_id": gone, "started_at": time.time() - 3600})
+    run_id = task.execute(task_context(2, store=store))
+    assert run_id != gone and len(run_posts(monitoring_sandbox, vendor)) == 1
+    assert f"run {gone}, which an earlier try of this task started, is unknown" in capsys.readouterr().out
+
+
+def test_a_record_from_another_connection_or_host_is_not_resumed(monitoring_sandbox):
+    monitor_id = new_monitor("datafold", "orders")
+    store = TaskStateStoreStandIn()
+    first = operator("datafold", monitor_id, wait_for_completion=False).execute(task_context(1, store=store))
+    store.set(RUN_KEY, {**store.values.get(RUN_KEY, {}), "vendor": "datafold", "conn_id": "datafold_default",
+                        "base_url": "https://app.datafold.com", "monitor_id": str(monitor_id), "run_id": first})
+    assert operator("datafold", monitor_id).execute(task_context(2, store=store)) != first
+    assert len(run_posts(monitoring_sandbox, "datafold")) == 2
+
+
+class BrokenStore(TaskStateStoreStandIn):
+    def set(self, key, value, *, retention=None):
+        raise RuntimeError("the API server is away")
+
+
+def test_a_store_that_cannot_record_the_run_does_not_fail_the_paid_run(monitoring_sandbox, capsys):
+    monitor_id = new_monitor("encrata", "orders")
+    run_id = operator("encrata", monitor_id, timeout=float("inf")).execute(task_context(1, store=BrokenStore()))
+    assert state_of("encrata", monitor_id, run_id) == "success"
+    assert "could not record encrata run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("timeout", [3600, float("inf")])
+def test_the_record_is_kept_as_long_as_the_wait_may_last_and_a_week_more(monitoring_sandbox, timeout):
+    from airflow.sdk.execution_time.context import NEVER_EXPIRE
+
+    kept = timedelta(days=7, hours=1) if timeout == 3600 else NEVER_EXPIRE
+    task = operator("encrata", new_monitor("encrata", "orders"), timeout=timeout, cls=dying(EncrataTriggerRunOperator))
+    task.dies, store = True, TaskStateStoreStandIn()
+    with pytest.raises(WorkerDies):
+        task.execute(task_context(1, store=store))
+    assert store.retention[RUN_KEY] == kept
 
 
 def test_reuse_and_force_together_are_refused_when_the_dag_is_parsed():

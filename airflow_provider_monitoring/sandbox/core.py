@@ -1,4 +1,5 @@
-"""What the three vendor emulators share: configuration, outcome rules, faults, time, ids, state.
+"""What the three vendor emulators share: configuration, outcome rules, faults, time, ids, state,
+and ``VendorApp``, the frame each vendor's API is built on.
 
 The sandbox serves all three vendors on one port, each under its own path prefix
 (``/encrata``, ``/diligent``, ``/datafold``), so one process backs the three connections.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import hmac
 import json
 import os
 import threading
@@ -15,9 +17,12 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+
+from airflow_provider_monitoring._http.errors import ConfigurationError
+from airflow_provider_monitoring._http.values import parse_time
 
 VENDORS = ("encrata", "diligent", "datafold")
 DEFAULT_API_KEY = "sandbox-api-key"
@@ -93,7 +98,7 @@ class SandboxConfig:
 
 
 class Context:
-    """Handed to every vendor app: config, the vendor's state dict, the clock, ids, saving."""
+    """Handed to every vendor app: config, the vendors' state, the clock, ids, saving, the request log."""
 
     def __init__(self, config: SandboxConfig, state: dict[str, dict[str, Any]], save: Callable[[], None]):
         self.config = config
@@ -105,14 +110,6 @@ class Context:
     @staticmethod
     def now() -> float:
         return time.time()
-
-    @staticmethod
-    def iso(moment: float | None = None, millis: bool = False) -> str:
-        moment = time.time() if moment is None else moment
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment))
-        if millis:
-            text += f".{int(moment * 1000) % 1000:03d}"
-        return text + "Z"
 
     @staticmethod
     def uuid() -> str:
@@ -207,3 +204,183 @@ def saver(path: str | None, state: dict[str, Any]) -> Callable[[], None]:
             os.replace(tmp, path)
 
     return save
+
+
+# ---- the frame of a vendor emulator -------------------------------------------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Route = tuple[str, str, Handler]  # method, path under the vendor's prefix, handler
+
+
+class ApiFailure(Exception):
+    """An error answer, raised from anywhere in a handler; the vendor app gives it the vendor's shape.
+
+    ``detail``: the message, or a vendor's list of validation entries. ``headers`` go with the
+    answer; ``extra`` are more top-level fields of the body (Diligent's ``duplicates``)."""
+
+    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(status, detail)
+        self.status, self.detail, self.headers, self.extra = status, detail, headers, extra
+
+
+class VendorApp:
+    """One vendor's emulated API, served under ``/<vendor>``; a vendor module subclasses it.
+
+    The base does what every vendor does alike: checks the API key, answers every failure (an
+    ``ApiFailure``, aiohttp's unknown route or wrong method) in the vendor's error shape, reads
+    JSON bodies, tells time by the sandbox clock, places a run in its phases from its timestamps
+    and registers the routes. The subclass gives ``routes`` and, in the vendor's own words,
+    ``sent_key``, ``refusal``, ``error_body`` and ``body_failure``.
+    """
+
+    vendor: str
+    key_header = "Authorization"  # the request header that carries the API key
+    tables: tuple[str, ...] = ()  # the dicts of the vendor's state its handlers expect
+    # A run's phases in order, each with the share of the run's duration at which it ends (the
+    # last at 1.0); once the whole duration has passed the run is "done".
+    phases: tuple[tuple[str, float], ...] = ()
+    head_on_get = True  # aiohttp's default: a GET route answers HEAD too
+
+    def __init__(self, context: Context):
+        self.context = context
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    def create_app(self) -> web.Application:
+        _ = self.store  # create the vendor's tables now: Sandbox.call may seed them before any request
+        app = web.Application(middlewares=[self.guard])
+        for method, path, handler in self.routes():
+            if method == "GET":
+                app.router.add_get(path, handler, allow_head=self.head_on_get)
+            else:
+                app.router.add_route(method, path, handler)
+        return app
+
+    @property
+    def store(self) -> dict[str, Any]:
+        """The vendor's part of the sandbox state, with its tables (a state file may seed a few)."""
+        store = self.context.state.setdefault(self.vendor, {})
+        for table in self.tables:
+            store.setdefault(table, {})
+        return store
+
+    def outcome(self, *keys: Any) -> tuple[str, float]:
+        """How a run of the object named by ``keys`` ends, and when: the outcome rules decide."""
+        return self.context.config.outcome(self.vendor, *keys)
+
+    @staticmethod
+    def found(record: dict | None, missing: str) -> dict:
+        """``record``, or a 404 saying ``missing`` when there is none."""
+        if record is None:
+            raise ApiFailure(404, missing)
+        return record
+
+    # ---- auth and errors
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            self.check_key(request)
+            return await handler(request)
+        except ApiFailure as failure:
+            return self.failure_reply(request, failure)
+        except web.HTTPException as exc:  # aiohttp's unknown route (404) or wrong method (405)
+            if exc.status < 400:
+                raise
+            return self.failure_reply(request, ApiFailure(exc.status, self.route_error(exc)))
+
+    def check_key(self, request: web.Request) -> None:
+        header = request.headers.get(self.key_header)
+        sent = self.sent_key(header)
+        if sent is None or not same_key(sent, self.context.config.api_key):
+            raise self.refusal(request, header)
+
+    def sent_key(self, header: str | None) -> str | None:
+        """The API key in the vendor's auth header; None when the header carries none."""
+        return header
+
+    def refusal(self, request: web.Request, header: str | None) -> ApiFailure:
+        """The vendor's answer to a missing or wrong key."""
+        raise NotImplementedError
+
+    def route_error(self, exc: web.HTTPException) -> str:
+        """The message for aiohttp's unknown route or wrong method, in the vendor's words."""
+        return exc.reason
+
+    def failure_reply(self, request: web.Request, failure: ApiFailure) -> web.Response:
+        return json_reply(self.error_body(request, failure), failure.status, failure.headers)
+
+    def error_body(self, request: web.Request, failure: ApiFailure) -> Any:
+        raise NotImplementedError
+
+    # ---- request bodies
+
+    async def json_body(self, request: web.Request, required: bool = True) -> Any:
+        """The parsed JSON body (``{}`` for an absent optional one); a missing or broken body gets
+        the vendor's answer."""
+        try:
+            text = await request.text()  # bytes that are not text in their charset: a ValueError too
+            if text:
+                return json.loads(text)
+        except ValueError as error:
+            raise self.body_failure(error) from None
+        if required:
+            raise self.body_failure(None)
+        return {}
+
+    def body_failure(self, error: ValueError | None) -> ApiFailure:
+        """The vendor's answer to a body that is missing (``error`` None) or not JSON."""
+        raise NotImplementedError
+
+    # ---- time
+
+    def now(self) -> float:
+        """The sandbox clock, in epoch seconds: every vendor tells time by it."""
+        return self.context.now()
+
+    def iso(self, moment: float | None, millis: bool = False) -> str | None:
+        return None if moment is None else iso_of_ms(int(moment * 1000), millis)
+
+    def phase(self, run: dict, now: float) -> str:
+        """Where a run stands at ``now``, from its ``created_ts`` and ``seconds`` alone (no
+        background task moves runs): the first phase whose share has not passed, else "done"."""
+        elapsed, seconds = now - run["created_ts"], max(0.0, float(run["seconds"]))
+        if elapsed >= seconds:
+            return "done"
+        return next(name for name, until in self.phases if elapsed < seconds * until)
+
+    def phase_start(self, run: dict, phase: str) -> float:
+        """When a run enters ``phase``: where the phase before it ends."""
+        starts = [0.0] + [until for _, until in self.phases]
+        index = [name for name, _ in self.phases].index(phase)
+        return run["created_ts"] + max(0.0, float(run["seconds"])) * starts[index]
+
+
+def same_key(sent: str, expected: str) -> bool:
+    # Constant time, on bytes: surrogateescape keeps a header that is not UTF-8 a wrong key, not a crash.
+    return hmac.compare_digest(sent.encode(errors="surrogateescape"), expected.encode(errors="surrogateescape"))
+
+
+def iso_of_ms(ms: int | None, millis: bool = False) -> str | None:
+    """An epoch-ms moment as the vendors write it: UTC, ``Z``, with or without milliseconds."""
+    if ms is None:
+        return None
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000))
+    return text + (f".{ms % 1000:03d}Z" if millis else "Z")
+
+
+def one_of(value: Any, allowed: tuple[str, ...], name: str, default: str | None = None) -> str:
+    """``value`` (``default`` when it is None) when allowed, else a 400 naming the choices."""
+    value = default if value is None else value
+    if value not in allowed:
+        raise ApiFailure(400, f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def epoch_seconds(text: Any) -> float | None:
+    """An ISO 8601 date-time (``Z``, an offset, or naive UTC) in epoch seconds; None if unusable."""
+    try:
+        return parse_time(text).timestamp()
+    except ConfigurationError:
+        return None

@@ -1,4 +1,4 @@
-"""Emulator of the Datafold REST API (classic contract, the vendor notes, api/datafold.md §1-§4).
+"""Emulator of the Datafold REST API (classic contract, the vendor notes, docs/vendors/datafold.md §1-§4).
 
 Served under ``/datafold`` by the sandbox, so a connection whose host is
 ``http://127.0.0.1:<port>/datafold`` reaches ``/api/v1/...`` exactly as on ``app.datafold.com``.
@@ -29,7 +29,8 @@ What is emulated (all under ``/api/v1``, auth ``Authorization: Key <key>``):
 - Errors: 401 ``{"detail": str}`` for a missing or wrong key; 422 ``{"detail": [{"loc", "msg",
   "type", "input"}]}`` (FastAPI/pydantic v2 shape) for bad bodies, query and path values (a
   datadiff without ``diff_type`` gets loc ``["body", "datadiff"]``, "Unable to extract tag using
-  discriminator 'diff_type'"); 404 ``{"detail": str}`` for unknown ids and paths; 405 for methods.
+  discriminator 'diff_type'"); 404 ``{"detail": str}`` for unknown ids and paths; 405 for methods
+  (HEAD included); a body that is not text, FastAPI's 400 "There was an error parsing the body".
 
 Documented variants, produced per monitor through its tags (so they can be set through the API,
 and seeded through the state file like everything else):
@@ -51,7 +52,6 @@ sources and integrations (their ids are taken on trust), the butterfly hosts' di
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
 from collections.abc import Callable
@@ -59,8 +59,6 @@ from typing import Any
 
 from aiohttp import web
 
-from airflow_provider_monitoring._http.errors import ConfigurationError
-from airflow_provider_monitoring._http.values import parse_time
 from airflow_provider_monitoring._vendors import (
     DATAFOLD_COLUMN_METRICS as COLUMN_METRICS,
     DATAFOLD_DIFF_TYPES as DIFF_TYPES,
@@ -73,9 +71,8 @@ from airflow_provider_monitoring._vendors import (
     DATAFOLD_STANDARD_TEST_TYPES as TEST_TYPES,
     DATAFOLD_TABLE_METRICS as TABLE_METRICS,
 )
-from airflow_provider_monitoring.sandbox.core import Context, json_reply
+from airflow_provider_monitoring.sandbox.core import ApiFailure, Route, VendorApp, epoch_seconds, json_reply
 
-VENDOR = "datafold"
 API = "/api/v1"
 
 FEATURES = ("attach_csv", "notify_first_triggered_only", "disable_recovery_notifications", "notify_every_run")
@@ -89,8 +86,6 @@ UPDATE_FIELDS = {
 # Fixed at creation (§2.9): sending them in an update is refused like pydantic's extra="forbid".
 IMMUTABLE = ("enabled", "connection_id", "metric", "table", "monitor_type")
 
-# Fractions of a run's duration spent created and queued; after that it is checking.
-CREATED_UNTIL, QUEUED_UNTIL = 0.10, 0.25
 PAGE_DEFAULTS = {"monitors": 20, "runs": 10}
 # Synthetic table size behind every data diff, and the compared columns when none are named.
 DIFF_ROWS_TOTAL = 1000
@@ -103,22 +98,11 @@ WARNINGS = {
 }
 
 
-class Invalid(Exception):
-    """A 422 in FastAPI's shape: a list of pydantic-style error entries."""
-
-    def __init__(self, errors: list[dict]):
-        super().__init__(errors)
-        self.errors = errors
-
-
-class Missing(Exception):
-    """A 404 with FastAPI's ``{"detail": str}`` body."""
-
-
 _ABSENT = object()
 
 
 def _entry(loc: tuple, msg: str, kind: str, value: Any = _ABSENT) -> dict:
+    """One pydantic-style entry of a 422 ``{"detail": [...]}``."""
     item = {"loc": list(loc), "msg": msg, "type": kind}
     if value is not _ABSENT:
         item["input"] = value
@@ -159,13 +143,19 @@ class Checker:
 
     def done(self) -> None:
         if self.errors:
-            raise Invalid(self.errors)
+            raise ApiFailure(422, self.errors)
 
-    def field(self, obj: dict, key: str, loc: tuple, kind: str, required: bool = False) -> Any:
-        """``obj[key]`` checked against ``kind``; None when absent, null or wrong."""
+    def given(self, obj: dict, key: str, loc: tuple, required: bool) -> bool:
+        """Whether ``obj[key]`` is there to check (null counts as absent unless required)."""
         if key not in obj or (obj[key] is None and not required):
             if required:
                 self.fail((*loc, key), "Field required", "missing", obj)
+            return False
+        return True
+
+    def field(self, obj: dict, key: str, loc: tuple, kind: str, required: bool = False) -> Any:
+        """``obj[key]`` checked against ``kind``; None when absent, null or wrong."""
+        if not self.given(obj, key, loc, required):
             return None
         test, msg, code = SCALARS[kind]
         if not test(obj[key]):
@@ -173,16 +163,18 @@ class Checker:
             return None
         return obj[key]
 
+    def listed(self, obj: dict, key: str, loc: tuple, required: bool = False) -> list | None:
+        """``obj[key]`` when it is a list; None when absent, null or not a list."""
+        if not self.given(obj, key, loc, required):
+            return None
+        if not isinstance(obj[key], list):
+            self.fail((*loc, key), "Input should be a valid list", "list_type", obj[key])
+            return None
+        return obj[key]
+
     def strings(self, obj: dict, key: str, loc: tuple, required: bool = False) -> list | None:
-        if key not in obj or (obj[key] is None and not required):
-            if required:
-                self.fail((*loc, key), "Field required", "missing", obj)
-            return None
-        value = obj[key]
-        if not isinstance(value, list):
-            self.fail((*loc, key), "Input should be a valid list", "list_type", value)
-            return None
-        for index, item in enumerate(value):
+        value = self.listed(obj, key, loc, required)
+        for index, item in enumerate(value or []):
             if not isinstance(item, str):
                 self.fail((*loc, key, index), "Input should be a valid string", "string_type", item)
         return value
@@ -225,12 +217,8 @@ def _check_common(check: Checker, body: dict, creating: bool) -> None:
     if creating:
         check.field(body, "enabled", loc, "bool")
     check.strings(body, "tags", loc)
-    notifications = body.get("notifications")
-    if notifications is not None and not isinstance(notifications, list):
-        check.fail(("body", "notifications"), "Input should be a valid list", "list_type", notifications)
-    elif notifications:
-        for index, item in enumerate(notifications):
-            _check_notification(check, item, ("body", "notifications", index))
+    for index, item in enumerate(check.listed(body, "notifications", loc) or []):
+        _check_notification(check, item, ("body", "notifications", index))
 
 
 def _check_schedule(check: Checker, schedule: dict, loc: tuple) -> None:
@@ -350,9 +338,8 @@ def _check_test(check: Checker, body: dict, creating: bool) -> None:
     check.field(body, "query", ("body",), "str")
     if body.get("test") is not None:
         kind = check.tag(body["test"], "type", ("body", "test"), TEST_TYPES)
-        tables = body["test"].get("tables") if kind is not None else None
-        if tables is not None and not isinstance(tables, list):
-            check.fail(("body", "test", kind, "tables"), "Input should be a valid list", "list_type", tables)
+        if kind is not None:
+            check.listed(body["test"], "tables", ("body", "test", kind))
     given = [key for key in ("query", "test") if body.get(key) is not None]
     # Unknown what the server does with both or neither (§9.16); refusing is the safe emulation.
     if len(given) > 1 or (creating and not given):
@@ -371,8 +358,8 @@ TYPE_CHECKS = {"diff": _check_diff, "metric": _check_metric, "test": _check_test
 
 def validate_create(monitor_type: str, body: Any) -> dict:
     if not isinstance(body, dict):
-        raise Invalid([_entry(("body",), "Input should be a valid dictionary or object to extract fields from",
-                              "model_attributes_type", body)])
+        raise ApiFailure(422, [_entry(("body",), "Input should be a valid dictionary or object to extract fields "
+                                      "from", "model_attributes_type", body)])
     check = Checker()
     _check_common(check, body, creating=True)
     TYPE_CHECKS[monitor_type](check, body, True)
@@ -385,8 +372,8 @@ def validate_update(body: Any, monitor: dict) -> dict:
     kind = check.tag(body, "type", ("body",), MONITOR_TYPES)
     check.done()
     if kind != monitor["monitor_type"]:
-        raise Invalid([_entry(("body", "type"), f"Input should be '{monitor['monitor_type']}': monitor "
-                              f"{monitor['id']} is a {monitor['monitor_type']} monitor", "value_error", kind)])
+        raise ApiFailure(422, [_entry(("body", "type"), f"Input should be '{monitor['monitor_type']}': monitor "
+                                      f"{monitor['id']} is a {monitor['monitor_type']} monitor", "value_error", kind)])
     for key in IMMUTABLE:
         if key in body and key not in UPDATE_FIELDS[kind]:
             check.fail(("body", kind, key), "Extra inputs are not permitted", "extra_forbidden", body[key])
@@ -399,22 +386,11 @@ def validate_update(body: Any, monitor: dict) -> dict:
 # ---- request parsing ------------------------------------------------------------------------
 
 
-async def read_json(request: web.Request) -> Any:
-    text = await request.text()
-    if not text.strip():
-        raise Invalid([_entry(("body",), "Field required", "missing", None)])
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Invalid([{"loc": ["body", exc.pos], "msg": "JSON decode error", "type": "json_invalid",
-                        "ctx": {"error": exc.msg}}]) from None
-
-
 def path_int(request: web.Request, name: str) -> int:
     raw = request.match_info[name]
     if not raw.isdigit():
-        raise Invalid([_entry(("path", name), "Input should be a valid integer, unable to parse string as an "
-                              "integer", "int_parsing", raw)])
+        raise ApiFailure(422, [_entry(("path", name), "Input should be a valid integer, unable to parse string "
+                                      "as an integer", "int_parsing", raw)])
     return int(raw)
 
 
@@ -449,149 +425,131 @@ def query_time(request: web.Request, name: str, check: Checker) -> float | None:
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
-        # A "+" in an unencoded query arrives as a space. Naive timestamps are read as UTC (§9.10).
-        return parse_time(raw.replace(" ", "+"), name).timestamp()
-    except ConfigurationError:
+    # A "+" in an unencoded query arrives as a space. Naive timestamps are read as UTC (§9.10).
+    moment = epoch_seconds(raw.replace(" ", "+"))
+    if moment is None:
         check.fail(("query", name), "Input should be a valid datetime", "datetime_from_date_parsing", raw)
-        return None
+    return moment
 
 
 def page_of(key: str, items: list, page: int, page_size: int, render: Callable[[Any], dict]) -> dict:
     start = (page - 1) * page_size
-    return {
-        "count": len(items),
-        "page": page,
-        "page_size": page_size,
-        "total_pages": math.ceil(len(items) / page_size),
-        key: [render(item) for item in items[start:start + page_size]],
-    }
+    return {"count": len(items), "page": page, "page_size": page_size, "total_pages": math.ceil(len(items) / page_size),
+            key: [render(item) for item in items[start:start + page_size]]}
 
 
 # ---- the emulator ---------------------------------------------------------------------------
 
 
-def phase(started: float, seconds: float, now: float) -> str:
-    """Where a run (or its diff) is, from its trigger time alone: no background task moves it."""
-    elapsed = now - started
-    if elapsed >= seconds:
-        return "done"
-    if elapsed < seconds * CREATED_UNTIL:
-        return "created"
-    return "queued" if elapsed < seconds * QUEUED_UNTIL else "checking"
-
-
-class Datafold:
+class DatafoldApp(VendorApp):
     """Handlers over ``context.state["datafold"]``: ``monitors``/``runs``/``diffs`` keyed by str(id)."""
 
-    def __init__(self, context: Context):
-        self.context = context
-        state = context.state.setdefault(VENDOR, {})
-        self.state = state
-        for key in ("monitors", "runs", "diffs", "settings"):
-            state.setdefault(key, {})
+    vendor = "datafold"
+    tables = ("monitors", "runs", "diffs", "settings")
+    # A run (and its diff) is created for the first 10 % of its duration, queued until 25 %, then checking.
+    phases = (("created", 0.10), ("queued", 0.25), ("checking", 1.0))
+    head_on_get = False  # FastAPI answers HEAD on a GET route with 405
 
-    @property
-    def monitors(self) -> dict[str, dict]:
-        return self.state["monitors"]
+    def routes(self) -> list[Route]:
+        return [
+            ("GET", API + "/monitors", self.list_monitors),
+            ("POST", API + "/monitors/create/{kind}", self.create_monitor),
+            ("GET", API + "/monitors/{id}", self.get_monitor),
+            ("DELETE", API + "/monitors/{id}", self.delete_monitor),
+            ("PATCH", API + "/monitors/{id}/update", self.update_monitor),
+            ("PUT", API + "/monitors/{id}/toggle", self.toggle_monitor),
+            ("POST", API + "/monitors/{id}/run", self.run_monitor),
+            ("GET", API + "/monitors/{id}/runs", self.list_runs),
+            ("GET", API + "/monitors/{id}/runs/{run_id}", self.get_run),
+            ("GET", API + "/datadiffs/{datadiff_id}", self.get_diff),
+            ("GET", API + "/datadiffs/{datadiff_id}/summary", self.get_summary),
+            ("GET", API + "/datadiffs/{datadiff_id}/summary_results", self.get_summary_results),
+            ("POST", API + "/datadiffs/{datadiff_id}/cancel", self.cancel_diff),
+        ]
 
-    @property
-    def runs(self) -> dict[str, dict]:
-        return self.state["runs"]
+    # ---- auth and errors: FastAPI's {"detail": ...} ----------------------------------------------
 
-    @property
-    def diffs(self) -> dict[str, dict]:
-        return self.state["diffs"]
-
-    def iso(self, moment: float | None) -> str | None:
-        return None if moment is None else self.context.iso(moment, millis=True)
-
-    # ---- auth and errors ----------------------------------------------------------------------
-
-    def middleware(self):
-        @web.middleware
-        async def guard(request: web.Request, handler):
-            refused = self.refuse(request.headers.get("Authorization"))
-            if refused is not None:
-                return refused
-            try:
-                return await handler(request)
-            except Invalid as exc:
-                return json_reply({"detail": exc.errors}, 422)
-            except Missing as exc:
-                return json_reply({"detail": str(exc)}, 404)
-            except web.HTTPException as exc:  # unknown path (404) or method (405), in FastAPI's words
-                return json_reply({"detail": exc.reason}, exc.status)
-
-        return guard
-
-    def refuse(self, header: str | None) -> web.Response | None:
+    def sent_key(self, header: str | None) -> str | None:
         scheme, _, key = (header or "").partition(" ")
-        if scheme == "Key" and hmac.compare_digest(key.strip().encode(), self.context.config.api_key.encode()):
-            return None
+        return key.strip() if scheme == "Key" else None
+
+    def refusal(self, request: web.Request, header: str | None) -> ApiFailure:
         # Datafold has answered a bad key with 404 (data-diff issue #387); seeded per state.
-        if self.state["settings"].get("bad_key_status") == 404:
-            return json_reply({"detail": "Not Found"}, 404)
+        if self.store["settings"].get("bad_key_status") == 404:
+            return ApiFailure(404, "Not Found")
         if not header:
             message = "Not authenticated: send 'Authorization: Key <api key>'"
-        elif scheme != "Key":
+        elif header.partition(" ")[0] != "Key":
             message = "Invalid authorization scheme: expected 'Key <api key>'"
         else:
             message = "Invalid API key"  # never echo the key back
-        return json_reply({"detail": message}, 401, {"WWW-Authenticate": "Key"})
+        return ApiFailure(401, message, headers={"WWW-Authenticate": "Key"})
+
+    def error_body(self, request: web.Request, failure: ApiFailure) -> dict:
+        return {"detail": failure.detail}
+
+    def body_failure(self, error: ValueError | None) -> ApiFailure:
+        if error is None or isinstance(error, json.JSONDecodeError) and not error.doc.strip():
+            return ApiFailure(422, [_entry(("body",), "Field required", "missing", None)])  # blank reads as none
+        if not isinstance(error, json.JSONDecodeError):  # bytes that are not text: FastAPI's answer
+            return ApiFailure(400, "There was an error parsing the body")
+        return ApiFailure(422, [{"loc": ["body", error.pos], "msg": "JSON decode error", "type": "json_invalid",
+                                 "ctx": {"error": error.msg}}])
+
+    # ---- state ----------------------------------------------------------------------------------
+
+    @property
+    def monitors(self) -> dict[str, dict]:
+        return self.store["monitors"]
+
+    @property
+    def runs(self) -> dict[str, dict]:
+        return self.store["runs"]
+
+    @property
+    def diffs(self) -> dict[str, dict]:
+        return self.store["diffs"]
+
+    def iso(self, moment: float | None, millis: bool = True) -> str | None:
+        return super().iso(moment, millis)  # Datafold's timestamps carry milliseconds
 
     # ---- lookups --------------------------------------------------------------------------------
 
     def monitor(self, monitor_id: int) -> dict:
-        found = self.monitors.get(str(monitor_id))
-        if found is None:
-            raise Missing(f"Monitor {monitor_id} not found")
-        return found
+        return self.found(self.monitors.get(str(monitor_id)), f"Monitor {monitor_id} not found")
 
     def run_of(self, monitor: dict, run_id: int) -> dict:
-        run = self.runs.get(str(run_id))
-        if run is None or run["monitor_id"] != monitor["id"]:
-            raise Missing(f"Run {run_id} of monitor {monitor['id']} not found")
-        return run
+        run = self.runs.get(str(run_id), {})
+        return self.found(run if run.get("monitor_id") == monitor["id"] else None,
+                          f"Run {run_id} of monitor {monitor['id']} not found")
 
     def diff(self, diff_id: int) -> dict:
-        found = self.diffs.get(str(diff_id))
-        if found is None:
-            raise Missing(f"Data diff {diff_id} not found")
-        return found
+        return self.found(self.diffs.get(str(diff_id)), f"Data diff {diff_id} not found")
 
     # ---- run state ------------------------------------------------------------------------------
 
     def run_state(self, run: dict, now: float) -> str:
-        current = phase(run["created_ts"], run["seconds"], now)
+        current = self.phase(run, now)
         return run["outcome"] if current == "done" else current
 
     def started_ts(self, run: dict, now: float) -> float | None:
         # started_at stays null until the run leaves the queue (§2.14).
-        if phase(run["created_ts"], run["seconds"], now) in ("created", "queued"):
+        if self.phase(run, now) in ("created", "queued"):
             return None
-        return run["created_ts"] + run["seconds"] * QUEUED_UNTIL
+        return self.phase_start(run, "checking")
 
     def run_item(self, run: dict, now: float, null_state: bool = False) -> dict:
         state = self.run_state(run, now)
         if null_state and state in ("created", "queued"):
             state = None
-        return {
-            "run_id": run["run_id"],
-            "monitor_id": run["monitor_id"],
-            "diff_id": run["diff_id"],
-            "started_at": self.iso(self.started_ts(run, now)),
-            "state": state,
-        }
+        return {"run_id": run["run_id"], "monitor_id": run["monitor_id"], "diff_id": run["diff_id"],
+                "started_at": self.iso(self.started_ts(run, now)), "state": state}
 
     def run_detail(self, run: dict, now: float) -> dict:
         state = self.run_state(run, now)
-        terminal = phase(run["created_ts"], run["seconds"], now) == "done"
-        return {
-            **self.run_item(run, now),
-            "warnings": list(WARNINGS.get(state, [])) if terminal else [],
-            "error": run["error"] if terminal else None,
-        }
+        terminal = self.phase(run, now) == "done"
+        return {**self.run_item(run, now), "warnings": list(WARNINGS.get(state, [])) if terminal else [],
+                "error": run["error"] if terminal else None}
 
     # ---- monitors -------------------------------------------------------------------------------
 
@@ -609,31 +567,20 @@ class Datafold:
     def summary(self, monitor: dict, now: float) -> dict:
         latest = self.latest_run(monitor)
         return {
-            "id": monitor["id"],
-            "name": monitor["name"],
-            "monitor_type": monitor["monitor_type"],
-            "created_at": self.iso(monitor["created_ts"]),
-            "modified_at": self.iso(monitor["modified_ts"]),
-            "enabled": monitor["enabled"],
-            "last_alert": self.last_alert(monitor, now),
-            "last_run": None if latest is None else self.iso(latest["created_ts"]),
-            "owner": monitor.get("owner"),
-            "state": None if latest is None else self.run_state(latest, now),
-            "tags": monitor.get("tags"),
+            "id": monitor["id"], "name": monitor["name"], "monitor_type": monitor["monitor_type"],
+            "created_at": self.iso(monitor["created_ts"]), "modified_at": self.iso(monitor["modified_ts"]),
+            "enabled": monitor["enabled"], "last_alert": self.last_alert(monitor, now),
+            "last_run": None if latest is None else self.iso(latest["created_ts"]), "owner": monitor.get("owner"),
+            "state": None if latest is None else self.run_state(latest, now), "tags": monitor.get("tags"),
         }
 
     def full(self, monitor: dict, now: float) -> dict:
         alert = monitor.get("alert")
         if alert is not None and monitor["monitor_type"] == "diff":
             alert = {"type": "diff", **alert}  # GET tags the diff alert; create/update bodies do not (§2.2)
-        return {
-            **self.summary(monitor, now),
-            "schedule": monitor["schedule"],
-            "alert": alert,
-            "dataset": datasets_of(monitor),
-            "description": monitor.get("description"),
-            "notifications": monitor.get("notifications") or [],
-        }
+        return {**self.summary(monitor, now), "schedule": monitor["schedule"], "alert": alert,
+                "dataset": datasets_of(monitor), "description": monitor.get("description"),
+                "notifications": monitor.get("notifications") or []}
 
     async def list_monitors(self, request: web.Request) -> web.Response:
         check = Checker()
@@ -641,7 +588,7 @@ class Datafold:
         order_by = query_choice(request, "order_by", ORDER_BY, check)
         sort_order = query_choice(request, "sort_order", SORT_ORDERS, check) or "desc"
         check.done()
-        now = self.context.now()
+        now = self.now()
         wanted = {tag for tag in request.query.get("tags", "").split(",") if tag}
         items = [m for m in self.monitors.values() if not wanted or wanted & set(m.get("tags") or ())]
         items.sort(key=self.sort_key(order_by or "id"), reverse=sort_order == "desc")
@@ -663,40 +610,32 @@ class Datafold:
         return lambda m: (pick(m), m["id"])
 
     async def get_monitor(self, request: web.Request) -> web.Response:
-        return json_reply(self.full(self.monitor(path_int(request, "id")), self.context.now()))
+        return json_reply(self.full(self.monitor(path_int(request, "id")), self.now()))
 
     async def create_monitor(self, request: web.Request) -> web.Response:
         monitor_type = request.match_info["kind"]
         if monitor_type not in MONITOR_TYPES:
-            raise Missing("Not Found")
-        body = validate_create(monitor_type, await read_json(request))
-        monitor_id = self.context.next_int(VENDOR, "monitor")
-        now = self.context.now()
+            raise ApiFailure(404, "Not Found")
+        body = validate_create(monitor_type, await self.json_body(request))
+        monitor_id = self.context.next_int(self.vendor, "monitor")
+        now = self.now()
         # The body is kept whole (GET serves parts of it); the sandbox's own keys are written last.
-        monitor = {
-            **body,
-            "id": monitor_id,
-            "monitor_type": monitor_type,
-            "enabled": body.get("enabled", True),
-            "created_ts": now,
-            "modified_ts": now,
-            "created_by": "sandbox@example.com",
-            "run_ids": [],
-        }
+        monitor = {**body, "id": monitor_id, "monitor_type": monitor_type, "enabled": body.get("enabled", True),
+                   "created_ts": now, "modified_ts": now, "created_by": "sandbox@example.com", "run_ids": []}
         self.monitors[str(monitor_id)] = monitor
         self.context.saved()
         return json_reply({"id": monitor_id})
 
     async def update_monitor(self, request: web.Request) -> web.Response:
         monitor = self.monitor(path_int(request, "id"))
-        body = validate_update(await read_json(request), monitor)
+        body = validate_update(await self.json_body(request), monitor)
         for key in UPDATE_FIELDS[monitor["monitor_type"]]:
             if key == "datadiff" and body.get(key) is not None:
                 # The update config is partial (every field optional): merge it into the stored one.
                 monitor["datadiff"] = {**monitor.get("datadiff", {}), **body["datadiff"]}
             elif key in body:
                 monitor[key] = body[key]
-        monitor["modified_ts"] = self.context.now()
+        monitor["modified_ts"] = self.now()
         self.context.saved()
         return json_reply({"id": monitor["id"]})
 
@@ -710,7 +649,7 @@ class Datafold:
 
     async def toggle_monitor(self, request: web.Request) -> web.Response:
         monitor = self.monitor(path_int(request, "id"))
-        body = await read_json(request)
+        body = await self.json_body(request)
         check = Checker()
         if not isinstance(body, dict):
             check.fail(("body",), "Input should be a valid dictionary", "dict_type", body)
@@ -718,7 +657,7 @@ class Datafold:
             check.field(body, "enabled", ("body",), "bool", required=True)
         check.done()
         monitor["enabled"] = body["enabled"]
-        monitor["modified_ts"] = self.context.now()
+        monitor["modified_ts"] = self.now()
         self.context.saved()
         return json_reply({"id": monitor["id"], "enabled": monitor["enabled"]})
 
@@ -726,21 +665,12 @@ class Datafold:
 
     async def run_monitor(self, request: web.Request) -> web.Response:
         monitor = self.monitor(path_int(request, "id"))
-        outcome, seconds = self.context.config.outcome(
-            VENDOR, str(monitor["id"]), monitor["name"], *(monitor.get("tags") or ())
-        )
-        run_id = self.context.next_int(VENDOR, "run")
-        now = self.context.now()
-        run = {
-            "run_id": run_id,
-            "monitor_id": monitor["id"],
-            "created_ts": now,
-            "seconds": max(float(seconds), 0.0),
-            "outcome": outcome,
-            "error": f"Query failed on the data source (sandbox outcome 'error' for monitor {monitor['id']})"
-            if outcome == "error" else None,
-            "diff_id": None,
-        }
+        outcome, seconds = self.outcome(str(monitor["id"]), monitor["name"], *(monitor.get("tags") or ()))
+        run_id = self.context.next_int(self.vendor, "run")
+        now = self.now()
+        error = f"Query failed on the data source (sandbox outcome 'error' for monitor {monitor['id']})"
+        run = {"run_id": run_id, "monitor_id": monitor["id"], "created_ts": now, "seconds": max(float(seconds), 0.0),
+               "outcome": outcome, "error": error if outcome == "error" else None, "diff_id": None}
         if monitor["monitor_type"] == "diff":
             run["diff_id"] = self.new_diff(monitor, run)
         self.runs[str(run_id)] = run
@@ -754,7 +684,7 @@ class Datafold:
         start, end = query_time(request, "start_time", check), query_time(request, "end_time", check)
         check.done()
         monitor = self.monitor(path_int(request, "id"))
-        now = self.context.now()
+        now = self.now()
         runs = [self.runs[str(run_id)] for run_id in reversed(monitor["run_ids"])]  # newest first
         runs = [r for r in runs if (start is None or r["created_ts"] >= start) and (end is None or r["created_ts"] <= end)]
         null_state = NULL_STATE in (monitor.get("tags") or ())
@@ -763,26 +693,21 @@ class Datafold:
     async def get_run(self, request: web.Request) -> web.Response:
         monitor = self.monitor(path_int(request, "id"))
         run = self.run_of(monitor, path_int(request, "run_id"))
-        now = self.context.now()
+        now = self.now()
         if LATE_RUN in (monitor.get("tags") or ()) and self.run_state(run, now) == "created":
-            raise Missing(f"Run {run['run_id']} of monitor {monitor['id']} not found")
+            raise ApiFailure(404, f"Run {run['run_id']} of monitor {monitor['id']} not found")
         return json_reply(self.run_detail(run, now))
 
     # ---- data diffs -----------------------------------------------------------------------------
 
     def new_diff(self, monitor: dict, run: dict) -> int:
         """The data diff behind a diff monitor's run: a snapshot, so it outlives the monitor."""
-        diff_id = self.context.next_int(VENDOR, "datadiff")
+        diff_id = self.context.next_int(self.vendor, "datadiff")
         config = monitor.get("datadiff") or {}
         side_a, side_b = config.get("dataset_a") or {}, config.get("dataset_b") or {}
         self.diffs[str(diff_id)] = {
-            "id": diff_id,
-            "monitor_id": monitor["id"],
-            "run_id": run["run_id"],
-            "created_ts": run["created_ts"],
-            "seconds": run["seconds"],
-            "outcome": run["outcome"],
-            "error": run["error"],
+            "id": diff_id, "monitor_id": monitor["id"], "run_id": run["run_id"], "created_ts": run["created_ts"],
+            "seconds": run["seconds"], "outcome": run["outcome"], "error": run["error"],
             "kind": "cross_db" if config.get("diff_type") == "inmem" else "in_db",
             "data_source1_id": side_a.get("connection_id"),
             "data_source2_id": side_b.get("connection_id"),
@@ -800,23 +725,19 @@ class Datafold:
 
     def diff_view(self, diff: dict, now: float) -> dict:
         """What every diff endpoint shares: status, result, timestamps, statistics."""
-        current = phase(diff["created_ts"], diff["seconds"], now)
+        current = self.phase(diff, now)
         if current != "done":
             status = {"created": "waiting", "queued": "queued", "checking": "processing"}[current]
         else:
             status = {"error": "failed", "cancelled": "cancelled"}.get(diff["outcome"], "done")
         result = {"done": "different" if diff["diff_rows"] else "identical", "failed": "error"}.get(status)
-        return {
-            "status": status,
-            "result": result,
-            "created_at": self.iso(diff["created_ts"]),
-            "finished_at": self.iso(diff["created_ts"] + diff["seconds"]) if current == "done" else None,
-            "diff_stats": diff_stats(diff) if status == "done" else None,
-        }
+        return {"status": status, "result": result, "created_at": self.iso(diff["created_ts"]),
+                "finished_at": self.iso(diff["created_ts"] + diff["seconds"]) if current == "done" else None,
+                "diff_stats": diff_stats(diff) if status == "done" else None}
 
     async def get_diff(self, request: web.Request) -> web.Response:
         diff = self.diff(path_int(request, "datadiff_id"))
-        view = self.diff_view(diff, self.context.now())
+        view = self.diff_view(diff, self.now())
         steps = {"waiting": 0, "queued": 0, "processing": 2}.get(view["status"], 4)
         body = {key: diff[key] for key in DIFF_FIELDS}
         body.update(view)
@@ -832,8 +753,8 @@ class Datafold:
     async def cancel_diff(self, request: web.Request) -> web.Response:
         """Stop a diff now: it and its run end ``cancelled``; a finished diff is left as it is (§4.4)."""
         diff = self.diff(path_int(request, "datadiff_id"))
-        now = self.context.now()
-        if phase(diff["created_ts"], diff["seconds"], now) != "done":
+        now = self.now()
+        if self.phase(diff, now) != "done":
             run = self.runs.get(str(diff["run_id"]))
             for item in (diff, run) if run is not None else (diff,):
                 item["seconds"] = max(now - item["created_ts"], 0.0)
@@ -843,7 +764,7 @@ class Datafold:
 
     async def get_summary(self, request: web.Request) -> web.Response:
         diff = self.diff(path_int(request, "datadiff_id"))
-        view = self.diff_view(diff, self.context.now())
+        view = self.diff_view(diff, self.now())
         body = {key: diff[key] for key in ("id", "data_source1_id", "data_source2_id", "table1", "table2",
                                            "pk_columns", "include_columns")}
         body.update(view)
@@ -860,7 +781,7 @@ class Datafold:
 
     async def get_summary_results(self, request: web.Request) -> web.Response:
         diff = self.diff(path_int(request, "datadiff_id"))
-        status = self.diff_view(diff, self.context.now())["status"]
+        status = self.diff_view(diff, self.now())["status"]
         if status in ("waiting", "queued"):
             return json_reply({"status": "pending"})
         if status == "processing":
@@ -922,12 +843,8 @@ def done_results(diff: dict) -> dict:
     rows, columns = diff["diff_rows"], compared_columns(diff)
     pair = [DIFF_ROWS_TOTAL, DIFF_ROWS_TOTAL]
     values = {
-        "total_rows": DIFF_ROWS_TOTAL,
-        "rows_with_differences": rows,
-        "total_values": DIFF_ROWS_TOTAL * len(columns),
-        "values_with_differences": rows,
-        "compared_columns": len(columns),
-        "columns_with_differences": 1 if rows else 0,
+        "total_rows": DIFF_ROWS_TOTAL, "rows_with_differences": rows, "total_values": DIFF_ROWS_TOTAL * len(columns),
+        "values_with_differences": rows, "compared_columns": len(columns), "columns_with_differences": 1 if rows else 0,
         "columns_diff_stats": [
             {"column_name": name, "match": 100 * (1 - rows / DIFF_ROWS_TOTAL) if index == 0 else 100.0,
              "values_different": rows if index == 0 else 0}
@@ -973,26 +890,3 @@ def datasets_of(monitor: dict) -> list[dict]:
     if kind == "test":
         return [{**blank, "query": monitor.get("query")}]
     return [{**blank, "table": monitor.get("table")}]
-
-
-def create_app(context: Context) -> web.Application:
-    api = Datafold(context)
-    app = web.Application(middlewares=[api.middleware()])
-    routes = [
-        ("GET", "/monitors", api.list_monitors),
-        ("POST", "/monitors/create/{kind}", api.create_monitor),
-        ("GET", "/monitors/{id}", api.get_monitor),
-        ("DELETE", "/monitors/{id}", api.delete_monitor),
-        ("PATCH", "/monitors/{id}/update", api.update_monitor),
-        ("PUT", "/monitors/{id}/toggle", api.toggle_monitor),
-        ("POST", "/monitors/{id}/run", api.run_monitor),
-        ("GET", "/monitors/{id}/runs", api.list_runs),
-        ("GET", "/monitors/{id}/runs/{run_id}", api.get_run),
-        ("GET", "/datadiffs/{datadiff_id}", api.get_diff),
-        ("GET", "/datadiffs/{datadiff_id}/summary", api.get_summary),
-        ("GET", "/datadiffs/{datadiff_id}/summary_results", api.get_summary_results),
-        ("POST", "/datadiffs/{datadiff_id}/cancel", api.cancel_diff),
-    ]
-    for method, path, handler in routes:
-        app.router.add_route(method, API + path, handler)
-    return app

@@ -1,6 +1,6 @@
 """Emulator of the Diligent (godiligent.ai) monitoring API, served under ``/diligent``.
 
-Follows the API notes (api/diligent.md; the § numbers below refer to them). Emulated:
+Follows the API notes (docs/vendors/diligent.md; the § numbers below refer to them). Emulated:
 
 - ``POST /monitorings`` (201), ``POST /monitorings/bulk-create`` (200, all-or-nothing),
   ``GET /monitorings`` (cursor pages), ``DELETE /monitorings/{id}/deactivate`` (204, then 200),
@@ -80,7 +80,6 @@ import base64
 import binascii
 import ipaddress
 import json
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -88,26 +87,24 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from airflow_provider_monitoring._http.errors import ConfigurationError
-from airflow_provider_monitoring._http.values import parse_time
 from airflow_provider_monitoring._vendors import (
+    DILIGENT_BULK_LIMIT as BULK_LIMIT,
     DILIGENT_CHECKS as CHECKS,
     DILIGENT_FREQUENCY_DAYS as FREQUENCY_DAYS,
     DILIGENT_SORT_BY as SORT_BY,
     DILIGENT_SORT_DIRECTIONS,
 )
-from airflow_provider_monitoring.sandbox.core import Context, json_reply
+from airflow_provider_monitoring.sandbox.core import (
+    ApiFailure, Route, VendorApp, epoch_seconds, iso_of_ms, json_reply, one_of,
+)
 
-VENDOR = "diligent"
 DAY_MS = 86_400_000
 MAX_WINDOW_MS = 60 * DAY_MS
 DEFAULT_WINDOW_MS = 30 * DAY_MS
 DEFAULT_LIFETIME_MS = 183 * DAY_MS  # "creation + 6 months" (§3)
-BULK_LIMIT = 200
 CATCH_UP_LIMIT = 100  # scheduled runs materialised per monitoring per read, so a stale seed stays cheap
 CAMEL_PREFIX = "camel:"
 FAILED_OUTCOMES = ("failed", "error")
-STATE_KEYS = ("customer_id", "settings", "monitorings", "executions", "alerts")
 EXPLANATIONS = {
     "non_operational_website": "No Website Data found",
     "high_risk_mcc": "The merchant category code is on the high-risk list",
@@ -125,19 +122,8 @@ PARAMS = {
 }
 
 
-class ApiFailure(Exception):
-    """A reply in the vendor's error shape, raised from deep inside a handler."""
-
-    def __init__(self, status: int, body: dict[str, Any]):
-        super().__init__(status, body)
-        self.status, self.body = status, body
-
-
-def fail(message: str, status: int = 400, **extra: Any) -> ApiFailure:
-    return ApiFailure(status, {"error": message, **extra})
-
-
 def issue(path: list[Any], message: str, code: str) -> dict[str, Any]:
+    """One entry of the 400 ``{"errors": [...]}`` answer (a list detail renders that way)."""
     return {"path": path, "message": message, "code": code}
 
 
@@ -146,25 +132,19 @@ def issue(path: list[Any], message: str, code: str) -> dict[str, Any]:
 
 def iso_s(ms: int | None) -> str | None:
     """Monitoring timestamps, as the monitoring samples: seconds, ``Z`` (§2)."""
-    return None if ms is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+    return iso_of_ms(ms)
 
 
 def iso_ms(ms: int | None) -> str | None:
     """Run and alert timestamps, as their samples: milliseconds, ``Z`` (§2). Integer ms are kept
     in state so the rendered string and the filters compare exactly."""
-    if ms is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    return iso_of_ms(ms, millis=True)
 
 
 def parse_ms(text: Any) -> int | None:
     """Epoch ms of an ISO 8601 string (``Z`` or offset, with or without fraction); None if unusable."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        return round(parse_time(text).timestamp() * 1000)
-    except ConfigurationError:
-        return None
+    seconds = epoch_seconds(text)
+    return None if seconds is None else round(seconds * 1000)
 
 
 # ---- websites --------------------------------------------------------------------------------
@@ -310,7 +290,86 @@ def normalised(item: dict) -> dict[str, Any]:
     }
 
 
-# ---- cursors ----------------------------------------------------------------------------------
+# ---- request parsing ----------------------------------------------------------------------------
+
+
+def bulk_specs(body: Any, now: int) -> list[dict]:
+    if not isinstance(body, list):
+        raise ApiFailure(400, [expect(body, "array", []) or issue([], "Expected array", "invalid_type")])
+    if not 1 <= len(body) <= BULK_LIMIT:
+        code, bound = ("too_small", "at least 1") if not body else ("too_big", f"at most {BULK_LIMIT}")
+        raise ApiFailure(400, [issue([], f"Array must contain {bound} element(s)", code)])
+    issues = [found for index, item in enumerate(body) for found in monitoring_issues(item, [index], now)]
+    if issues:
+        raise ApiFailure(400, issues)
+    specs = [normalised(item) for item in body]
+    unsafe = [index for index, spec in enumerate(specs) if unsafe_host(spec["website"])]
+    if unsafe:
+        invalid = [{"website": specs[i]["website"], "index": i} for i in unsafe]
+        raise ApiFailure(400, "URL validation failed", invalid=invalid)
+    return specs
+
+
+def execution_window(request: web.Request, now: int) -> tuple[int, int]:
+    """[from, to] in ms: to defaults to now, from to 30 days before to; at most 60 days (§8)."""
+    raw_from, raw_to = request.query.get("from"), request.query.get("to")
+    end = now if raw_to is None else parse_ms(raw_to)
+    if end is None:
+        raise ApiFailure(400, "to must be an ISO 8601 date-time")
+    start = end - DEFAULT_WINDOW_MS if raw_from is None else parse_ms(raw_from)
+    if start is None:
+        raise ApiFailure(400, "from must be an ISO 8601 date-time")
+    if start > end:
+        raise ApiFailure(400, "from must be before to")
+    if end - start > MAX_WINDOW_MS:
+        raise ApiFailure(400, "The time window between from and to cannot exceed 60 days")
+    return start, end
+
+
+def page_size(name: str, raw: str | None, errors_shape: bool = False) -> int:
+    if raw is None:
+        return 10
+    if raw.strip().isdigit() and 1 <= int(raw) <= 100:
+        return int(raw)
+    message = f"{name} must be a positive integer between 1 and 100"
+    raise ApiFailure(400, [issue([name], message, "invalid_type")] if errors_shape else message)
+
+
+def bool_param(name: str, raw: str | None) -> bool | None:
+    """OAS types these as the strings "true"/"false" (§9)."""
+    if raw is None:
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    message = f"Invalid enum value. Expected 'true' | 'false', received '{raw}'"
+    raise ApiFailure(400, [issue([name], message, "invalid_enum_value")])
+
+
+def time_param(name: str, raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    moment = parse_ms(raw)
+    if moment is None:
+        raise ApiFailure(400, [issue([name], "Invalid datetime", "invalid_string")])
+    return moment
+
+
+def ack_target(body: Any, id_name: str) -> tuple[str | None, bool]:
+    """(alert id, all): exactly one of them (§10)."""
+    if not isinstance(body, dict):
+        raise ApiFailure(400, "Request body must be a JSON object")
+    alert_id = body.get(id_name, body.get("alert_id"))
+    everything = body.get("all")
+    if (alert_id is None) == (everything is None) or everything is False:
+        raise ApiFailure(400, f"Either {id_name} OR all must be provided, but not both")
+    if everything is not None and everything is not True:
+        raise ApiFailure(400, "all must be a boolean")
+    if alert_id is not None and (not isinstance(alert_id, str) or not alert_id.strip()):
+        raise ApiFailure(400, f"{id_name} must be a non-empty string")
+    return alert_id, everything is True
+
+
+# ---- cursors and sort keys --------------------------------------------------------------------
 
 
 def encode_token(customer_id: str, key: tuple[str, ...]) -> str:
@@ -324,7 +383,7 @@ def decode_token(customer_id: str, token: str) -> tuple[str, ...]:
         assert document["customerId"]["S"] == customer_id
         return tuple(str(part["S"]) for part in document["sortKey"]["L"])
     except (binascii.Error, ValueError, KeyError, TypeError, AssertionError):
-        raise fail("Invalid next_token") from None
+        raise ApiFailure(400, "Invalid next_token") from None
 
 
 def paginate(customer_id: str, rows: list[dict], key: Callable[[dict], tuple[str, ...]], descending: bool,
@@ -338,62 +397,103 @@ def paginate(customer_id: str, rows: list[dict], key: Callable[[dict], tuple[str
     return page, encode_token(customer_id, key(page[-1])) if len(ordered) > size else None
 
 
+def time_key(row: dict) -> tuple[str, str]:
+    # Zero-padded ms: ordered like the times, and far cheaper than formatting every row.
+    return f"{row['execution_time']:015d}", row["id"]
+
+
+def monitoring_sort_key(sort_by: str, row: dict) -> tuple[str, str]:
+    """Strings only, so the key fits in a cursor; times as zero-padded ms compare in time order,
+    and a monitoring that never ran sorts as the oldest."""
+    monitoring = row["monitoring"]
+    if sort_by == "last_execution":
+        value = "" if row["last_ms"] is None else f"{row['last_ms']:015d}"
+    elif sort_by == "next_run":
+        value = f"{row['pending_ms'] or monitoring['next_start']:015d}"
+    elif sort_by == "state":
+        value = row["running_state"]
+    else:
+        value = monitoring[sort_by]  # website or id
+    return value, monitoring["id"]
+
+
 # ---- the emulator -----------------------------------------------------------------------------
 
 
-class Diligent:
-    def __init__(self, context: Context):
-        self.context = context
-        self._checked: dict | None = None  # the state dict last found complete
+class DiligentApp(VendorApp):
+    """Handlers over ``context.state["diligent"]`` (times in epoch ms); no background task."""
 
-    # state --------------------------------------------------------------------------------------
+    vendor = "diligent"
+    key_header = "X-API-KEY"
+    tables = ("settings", "monitorings", "executions", "alerts")
+
+    def routes(self) -> list[Route]:
+        return [
+            ("POST", "/monitorings", self.create_monitoring),
+            ("POST", "/monitorings/bulk-create", self.bulk_create),
+            ("GET", "/monitorings", self.list_monitorings),
+            ("DELETE", "/monitorings/{id}/deactivate", self.deactivate),
+            ("GET", "/monitoring-executions", self.list_executions),
+            ("GET", "/monitoring-alerts", self.list_alerts),
+            ("POST", "/monitoring-alerts/acknowledge", self.acknowledge),
+        ]
+
+    # ---- auth and errors: {"error": ...}, schema validation {"errors": [...]}
+
+    def refusal(self, request: web.Request, header: str | None) -> ApiFailure:
+        return ApiFailure(401, "Missing API key" if header is None else "Invalid API key")
+
+    def error_body(self, request: web.Request, failure: ApiFailure) -> dict:
+        if isinstance(failure.detail, list):
+            return {"errors": failure.detail}
+        return {"error": failure.detail, **failure.extra}
+
+    def body_failure(self, error: ValueError | None) -> ApiFailure:
+        return ApiFailure(400, "Request body must be valid JSON")  # an empty body too
+
+    # ---- state and settings
 
     @property
-    def data(self) -> dict[str, Any]:
-        data = self.context.state.setdefault(VENDOR, {})
-        if data is not self._checked:  # first use, or a partial seed: fill in what is missing once
-            data.setdefault("customer_id", self.context.uuid())
-            for name in STATE_KEYS[1:]:
-                data.setdefault(name, {})
-            self._checked = data
-        return data
+    def store(self) -> dict[str, Any]:
+        store = super().store
+        if "customer_id" not in store:  # one customer per sandbox, made up once and kept
+            store["customer_id"] = self.context.uuid()
+        return store
+
+    def now_ms(self) -> int:
+        return int(self.now() * 1000)
 
     def setting(self, name: str, default: str) -> str:
-        return self.data.get("settings", {}).get(name, default)
+        return self.store["settings"].get(name, default)
 
     @property
     def camel(self) -> bool:
         return self.setting("rendering", "snake") == "camel"
 
-    def param(self, request: web.Request, name: str) -> str | None:
-        """A query parameter under the name the emulated generation uses (§1.6)."""
+    def query(self, request: web.Request, name: str) -> tuple[str, str | None]:
+        """(the name the emulated generation gives a query parameter (§1.6), its value)."""
         names = PARAMS.get(name)
-        return request.query.get(names[1 if self.camel else 0] if names else name)
+        wire_name = names[1 if self.camel else 0] if names else name
+        return wire_name, request.query.get(wire_name)
 
-    @staticmethod
-    def now() -> int:
-        return int(time.time() * 1000)
-
-    # runs ---------------------------------------------------------------------------------------
+    # ---- runs
 
     def queue_run(self, monitoring: dict, started: int) -> dict:
         """A run whose outcome and duration are decided now, from the outcome rules."""
-        outcome, seconds = self.context.config.outcome(
-            VENDOR, monitoring["id"], monitoring["website"], monitoring.get("external_id")
-        )
+        outcome, seconds = self.outcome(monitoring["id"], monitoring["website"], monitoring.get("external_id"))
         run = {
             "id": self.context.uuid(), "monitoring_id": monitoring["id"], "started_at": started,
             "execution_time": started + int(seconds * 1000), "outcome": outcome, "alert_ids": [],
         }
         if outcome == "alert":
             run["alert_ids"].append(self.raise_alert(monitoring, run))
-        self.data["executions"][run["id"]] = run
+        self.store["executions"][run["id"]] = run
         monitoring["run_ids"].append(run["id"])
         return run
 
     def raise_alert(self, monitoring: dict, run: dict) -> str:
         alert_id = self.context.uuid()
-        self.data["alerts"][alert_id] = {
+        self.store["alerts"][alert_id] = {
             "id": alert_id, "monitoring_id": monitoring["id"], "execution_result_id": run["id"],
             "website": monitoring["website"], "external_id": monitoring.get("external_id"),
             "checks": list(monitoring["checks"]), "execution_time": run["execution_time"],
@@ -405,8 +505,8 @@ class Diligent:
 
     def catch_up(self) -> None:
         """Queue the scheduled runs that fell due since the last read (no background task)."""
-        now, changed = self.now(), False
-        for monitoring in self.data["monitorings"].values():
+        now, changed = self.now_ms(), False
+        for monitoring in self.store["monitorings"].values():
             if monitoring["next_start"] > now:  # the common case: nothing due, decided cheaply
                 continue
             period = FREQUENCY_DAYS[monitoring["frequency"]] * DAY_MS
@@ -422,13 +522,13 @@ class Diligent:
 
     def listed_runs(self, now: int) -> list[dict]:
         """Finished runs that produced a result (a failed run lists nothing)."""
-        return [run for run in self.data["executions"].values()
+        return [run for run in self.store["executions"].values()
                 if run["execution_time"] <= now and run["outcome"] not in FAILED_OUTCOMES]
 
     def visible_alerts(self, now: int) -> list[dict]:
-        return [alert for alert in self.data["alerts"].values() if alert["execution_time"] <= now]
+        return [alert for alert in self.store["alerts"].values() if alert["execution_time"] <= now]
 
-    # monitorings --------------------------------------------------------------------------------
+    # ---- monitorings
 
     def create(self, spec: dict[str, Any], now: int) -> dict:
         period = FREQUENCY_DAYS[spec["frequency"]] * DAY_MS
@@ -439,7 +539,7 @@ class Diligent:
             "created_at": now, "updated_at": now, "external_id": spec["external_id"],
             "next_start": now + period, "run_ids": [],
         }
-        self.data["monitorings"][monitoring["id"]] = monitoring
+        self.store["monitorings"][monitoring["id"]] = monitoring
         if spec["run_now"]:
             self.queue_run(monitoring, now)
         return monitoring
@@ -449,15 +549,26 @@ class Diligent:
 
     def active_duplicate(self, website: str, now: int) -> dict | None:
         key = site_key(website)
-        for monitoring in self.data["monitorings"].values():
+        for monitoring in self.store["monitorings"].values():
             if self.is_active(monitoring, now) and site_key(monitoring["website"]) == key:
                 return monitoring
         return None
 
+    def duplicates(self, specs: list[dict], now: int) -> list[dict]:
+        """Items repeating an earlier item of the request, or an active monitoring (§4)."""
+        seen: set[str] = set()
+        duplicates = []
+        for index, spec in enumerate(specs):
+            key = site_key(spec["website"])
+            if key in seen or self.active_duplicate(spec["website"], now) is not None:
+                duplicates.append({"website": spec["website"], "index": index})
+            seen.add(key)
+        return duplicates
+
     def status(self, monitoring: dict, now: int, executions: dict | None = None) -> dict[str, Any]:
         """What time changes about a monitoring, computed from its runs' timestamps in one pass
         (a listing computes it for every monitoring, then filters, sorts and renders one page)."""
-        executions = self.data["executions"] if executions is None else executions
+        executions = self.store["executions"] if executions is None else executions
         latest, pending = None, None
         for run_id in monitoring["run_ids"]:
             run = executions.get(run_id)
@@ -477,36 +588,28 @@ class Diligent:
             "last_ms": latest["execution_time"] if latest else None, "pending_ms": pending,
         }
 
+    # ---- rendering
+
     def render_monitoring(self, monitoring: dict, now: int, status: dict | None = None) -> dict[str, Any]:
         status = status or self.status(monitoring, now)
         latest, pending = status["latest"], status["pending_ms"]
         return {
-            "id": monitoring["id"],
-            "website": monitoring["website"],
-            "customer_id": self.data["customer_id"],
-            "checks": list(monitoring["checks"]),
-            "frequency": monitoring["frequency"],
-            "is_active": self.is_active(monitoring, now),
-            "running_state": status["running_state"],
+            "id": monitoring["id"], "website": monitoring["website"], "customer_id": self.store["customer_id"],
+            "checks": list(monitoring["checks"]), "frequency": monitoring["frequency"],
+            "is_active": self.is_active(monitoring, now), "running_state": status["running_state"],
             "next_run_at": iso_ms(pending) if pending else iso_s(monitoring["next_start"]),
-            "expires_at": iso_s(monitoring["expires_at"]),
-            "last_execution": iso_ms(status["last_ms"]),
-            "created_at": iso_s(monitoring["created_at"]),
-            "updated_at": iso_s(monitoring["updated_at"]),
-            "execution_results": self.execution_results(latest),
-            "external_id": monitoring.get("external_id"),
+            "expires_at": iso_s(monitoring["expires_at"]), "last_execution": iso_ms(status["last_ms"]),
+            "created_at": iso_s(monitoring["created_at"]), "updated_at": iso_s(monitoring["updated_at"]),
+            "execution_results": execution_results(latest), "external_id": monitoring.get("external_id"),
         }
 
-    @staticmethod
-    def execution_results(run: dict | None) -> list[dict]:
-        # The item shape is unknown (§2); this follows OAS's unreferenced ExecutionResult schema.
-        if run is None:
-            return []
-        status = "FAILED" if run["outcome"] in FAILED_OUTCOMES else "COMPLETED"
-        alerts = [{"id": alert_id} for alert_id in run["alert_ids"]]
-        return [{"executionTime": iso_ms(run["execution_time"]), "status": status, "alerts": alerts}]
-
-    # alerts -------------------------------------------------------------------------------------
+    def render_execution(self, run: dict) -> dict[str, Any]:
+        monitoring = self.store["monitorings"].get(run["monitoring_id"], {})
+        return {
+            "id": run["id"], "monitoring_id": run["monitoring_id"], "website": monitoring.get("website"),
+            "execution_time": iso_ms(run["execution_time"]), "external_id": monitoring.get("external_id"),
+            "alert_count": len(run["alert_ids"]),
+        }
 
     def render_alert(self, alert: dict) -> dict[str, Any]:
         checks = [
@@ -514,13 +617,167 @@ class Diligent:
             for check in alert["checks"]
         ]
         snake = {
-            "id": alert["id"], "monitoring_id": alert["monitoring_id"], "customer_id": self.data["customer_id"],
+            "id": alert["id"], "monitoring_id": alert["monitoring_id"], "customer_id": self.store["customer_id"],
             "execution_result_id": alert["execution_result_id"], "website": alert["website"],
             "failed_checks": checks, "execution_time": iso_ms(alert["execution_time"]),
             "created_at": iso_ms(alert["execution_time"]), "acknowledged_at": iso_ms(alert["acknowledged_at"]),
             "external_id": alert["external_id"],
         }
         return camel_alert(snake) if alert["camel"] or self.camel else snake
+
+    def page(self, rows: list[dict], key: Callable[[dict], tuple[str, ...]], descending: bool, size: int,
+             request: web.Request) -> tuple[list[dict], str | None]:
+        return paginate(self.store["customer_id"], rows, key, descending, size, request.query.get("next_token"))
+
+    # ---- handlers: monitorings
+
+    async def create_monitoring(self, request: web.Request) -> web.Response:
+        body, now = await self.json_body(request), self.now_ms()
+        issues = monitoring_issues(body, [], now)
+        if issues:
+            raise ApiFailure(400, issues)
+        spec = normalised(body)
+        if unsafe_host(spec["website"]):
+            raise ApiFailure(400, "URL validation failed")
+        existing = self.active_duplicate(spec["website"], now)
+        if existing is not None:
+            if not spec["skip_duplicate"]:
+                raise ApiFailure(400, "monitor already exists")
+            return json_reply(self.render_monitoring(existing, now), 200)
+        monitoring = self.create(spec, now)
+        self.context.saved()
+        return json_reply(self.render_monitoring(monitoring, now), 201)
+
+    async def bulk_create(self, request: web.Request) -> web.Response:
+        body, now = await self.json_body(request), self.now_ms()
+        specs = bulk_specs(body, now)
+        skip = any(spec["skip_duplicate"] for spec in specs)
+        duplicates = self.duplicates(specs, now)
+        if duplicates and not skip:  # all-or-nothing unless an item asks to skip (§4)
+            raise ApiFailure(400, "Duplicate websites found", duplicates=duplicates)
+        skipped = {entry["index"] for entry in duplicates}
+        created = [self.create(spec, now) for index, spec in enumerate(specs) if index not in skipped]
+        self.context.saved()
+        items = [self.render_monitoring(monitoring, now) for monitoring in created]
+        return json_reply({"is_successful": True, "items": items, "duplicates": duplicates or None}, 200)
+
+    async def list_monitorings(self, request: web.Request) -> web.Response:
+        query = self.monitoring_query(request)
+        self.catch_up()
+        now = self.now_ms()
+        executions = self.store["executions"]
+        rows = [self.status(m, now, executions) for m in self.store["monitorings"].values()]
+        rows = [row for row in rows if query["keep"](row)]
+
+        def render(chosen: list[dict]) -> list[dict]:
+            return [self.render_monitoring(row["monitoring"], now, row) for row in chosen]
+
+        if self.setting("monitorings_listing", "object") == "array":  # OAS 200 schema: one bare array
+            return json_reply(render(sorted(rows, key=query["key"], reverse=query["descending"])))
+        page, token = self.page(rows, query["key"], query["descending"], query["size"], request)
+        return json_reply({"items": render(page), "next_token": token})
+
+    def monitoring_query(self, request: web.Request) -> dict[str, Any]:
+        size = page_size(*self.query(request, "page_size"))
+        sort_by = one_of(self.query(request, "sort_by")[1], SORT_BY, "sort_by", "last_execution")
+        direction = one_of(self.query(request, "sort_direction")[1], DILIGENT_SORT_DIRECTIONS, "sort_direction", "desc")
+        state, website = request.query.get("state"), request.query.get("website")
+        if state is not None and website is not None:
+            raise ApiFailure(400, "state and website cannot be used together")
+        wanted_state = None if state is None else state.strip().upper()
+        wanted_site = None if website is None else site_key(website)
+
+        def keep(row: dict) -> bool:
+            if wanted_state is not None and row["running_state"] != wanted_state:
+                return False
+            return wanted_site is None or site_key(row["monitoring"]["website"]) == wanted_site
+
+        key = partial(monitoring_sort_key, sort_by)
+        return {"size": size, "keep": keep, "key": key, "descending": direction == "desc"}
+
+    async def deactivate(self, request: web.Request) -> web.Response:
+        monitoring = self.found(self.store["monitorings"].get(request.match_info["id"]), "Monitoring not found")
+        now = self.now_ms()
+        if not self.is_active(monitoring, now):
+            return web.Response(status=200)  # already inactive: 200 with no body (§7)
+        monitoring["is_active"], monitoring["updated_at"] = False, now
+        self.context.saved()
+        return web.Response(status=204)
+
+    # ---- handlers: executions and alerts
+
+    async def list_executions(self, request: web.Request) -> web.Response:
+        start, end = execution_window(request, self.now_ms())
+        size = page_size("page_size", request.query.get("page_size"))
+        self.catch_up()
+        rows = [run for run in self.listed_runs(self.now_ms()) if start <= run["execution_time"] <= end]
+        page, token = self.page(rows, time_key, True, size, request)
+        return json_reply({"items": [self.render_execution(run) for run in page], "next_token": token})
+
+    async def list_alerts(self, request: web.Request) -> web.Response:
+        keep, size = self.alert_query(request)
+        self.catch_up()
+        visible = self.visible_alerts(self.now_ms())
+        page, token = self.page([alert for alert in visible if keep(alert)], time_key, True, size, request)
+        count = sum(1 for alert in visible if alert["acknowledged_at"] is None)
+        count_key = "unacknowledgedCount" if self.camel else "unacknowledged_count"
+        return json_reply({"items": [self.render_alert(a) for a in page], count_key: count, "next_token": token})
+
+    def alert_query(self, request: web.Request) -> tuple[Callable[[dict], bool], int]:
+        size = page_size(*self.query(request, "page_size"), errors_shape=True)
+        only_open = bool_param(*self.query(request, "only_unacknowledged"))
+        done = bool_param(*self.query(request, "acknowledged"))
+        after = time_param(*self.query(request, "execution_time_after"))
+        before = time_param(*self.query(request, "execution_time_before"))
+
+        def keep(alert: dict) -> bool:
+            is_done = alert["acknowledged_at"] is not None
+            if (only_open and is_done) or (done is not None and is_done != done):
+                return False
+            moment = alert["execution_time"]
+            return (after is None or moment >= after) and (before is None or moment <= before)
+
+        return keep, size
+
+    async def acknowledge(self, request: web.Request) -> web.Response:
+        body = await self.json_body(request)
+        alert_id, everything = ack_target(body, "alertId" if self.camel else "alert_id")
+        self.catch_up()
+        now = self.now_ms()
+        if everything:
+            return json_reply(self.acknowledge_all(now))
+        alert = self.store["alerts"].get(alert_id)
+        if alert is None or alert["execution_time"] > now:
+            raise ApiFailure(404, "Alert not found")
+        if alert["acknowledged_at"] is None:  # re-acknowledging keeps the first time
+            alert["acknowledged_at"] = now
+            self.context.saved()
+        return json_reply({"success": True, "message": "Alert acknowledged"})
+
+    def acknowledge_all(self, now: int) -> dict[str, Any]:
+        opened = [alert for alert in self.visible_alerts(now) if alert["acknowledged_at"] is None]
+        for alert in opened:
+            alert["acknowledged_at"] = now
+        if opened:
+            self.context.saved()
+        reply: dict[str, Any] = {"success": True, "message": f"{len(opened)} alerts acknowledged"}
+        if self.camel:
+            reply["updatedCount"] = len(opened)  # the camelCase example (§10)
+        else:
+            reply["unacknowledged_count"] = 0  # OAS's field: what is left unacknowledged
+        return reply
+
+
+# ---- rendering helpers -------------------------------------------------------------------------
+
+
+def execution_results(run: dict | None) -> list[dict]:
+    # The item shape is unknown (§2); this follows OAS's unreferenced ExecutionResult schema.
+    if run is None:
+        return []
+    status = "FAILED" if run["outcome"] in FAILED_OUTCOMES else "COMPLETED"
+    alerts = [{"id": alert_id} for alert_id in run["alert_ids"]]
+    return [{"executionTime": iso_ms(run["execution_time"]), "status": status, "alerts": alerts}]
 
 
 def camel_alert(alert: dict[str, Any]) -> dict[str, Any]:
@@ -534,327 +791,3 @@ def camel_alert(alert: dict[str, Any]) -> dict[str, Any]:
         for c in alert["failed_checks"]
     ]
     return out
-
-
-# ---- request parsing ----------------------------------------------------------------------------
-
-
-async def read_json(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise fail("Request body must be valid JSON") from None
-
-
-def page_size(raw: str | None, name: str, errors_shape: bool = False) -> int:
-    if raw is None:
-        return 10
-    if raw.strip().isdigit() and 1 <= int(raw) <= 100:
-        return int(raw)
-    message = f"{name} must be a positive integer between 1 and 100"
-    if errors_shape:
-        raise ApiFailure(400, {"errors": [issue([name], message, "invalid_type")]})
-    raise fail(message)
-
-
-def choice(raw: str | None, allowed: tuple[str, ...], name: str, default: str) -> str:
-    if raw is None:
-        return default
-    if raw not in allowed:
-        raise fail(f"{name} must be one of {', '.join(allowed)}")
-    return raw
-
-
-# ---- handlers -----------------------------------------------------------------------------------
-
-
-def routes(api: Diligent) -> list[web.RouteDef]:
-    context = api.context
-
-    async def create_monitoring(request: web.Request) -> web.Response:
-        body, now = await read_json(request), api.now()
-        issues = monitoring_issues(body, [], now)
-        if issues:
-            return json_reply({"errors": issues}, 400)
-        spec = normalised(body)
-        if unsafe_host(spec["website"]):
-            raise fail("URL validation failed")
-        existing = api.active_duplicate(spec["website"], now)
-        if existing is not None:
-            if not spec["skip_duplicate"]:
-                raise fail("monitor already exists")
-            return json_reply(api.render_monitoring(existing, now), 200)
-        monitoring = api.create(spec, now)
-        context.saved()
-        return json_reply(api.render_monitoring(monitoring, now), 201)
-
-    async def bulk_create(request: web.Request) -> web.Response:
-        body, now = await read_json(request), api.now()
-        specs = bulk_specs(body, now)
-        skip = any(spec["skip_duplicate"] for spec in specs)
-        duplicates = bulk_duplicates(api, specs, now)
-        if duplicates and not skip:  # all-or-nothing unless an item asks to skip (§4)
-            raise fail("Duplicate websites found", duplicates=duplicates)
-        skipped = {entry["index"] for entry in duplicates}
-        created = [api.create(spec, now) for index, spec in enumerate(specs) if index not in skipped]
-        context.saved()
-        items = [api.render_monitoring(monitoring, now) for monitoring in created]
-        return json_reply({"is_successful": True, "items": items, "duplicates": duplicates or None}, 200)
-
-    async def list_monitorings(request: web.Request) -> web.Response:
-        query = monitoring_query(api, request)
-        api.catch_up()
-        now = api.now()
-        executions = api.data["executions"]
-        rows = [api.status(m, now, executions) for m in api.data["monitorings"].values()]
-        rows = [row for row in rows if query["keep"](row)]
-
-        def render(chosen: list[dict]) -> list[dict]:
-            return [api.render_monitoring(row["monitoring"], now, row) for row in chosen]
-
-        if api.setting("monitorings_listing", "object") == "array":  # OAS 200 schema: one bare array
-            return json_reply(render(sorted(rows, key=query["key"], reverse=query["descending"])))
-        page, token = paginate(api.data["customer_id"], rows, query["key"], query["descending"],
-                               query["size"], request.query.get("next_token"))
-        return json_reply({"items": render(page), "next_token": token})
-
-    async def deactivate(request: web.Request) -> web.Response:
-        monitoring = api.data["monitorings"].get(request.match_info["id"])
-        if monitoring is None:
-            raise fail("Monitoring not found", 404)
-        now = api.now()
-        if not api.is_active(monitoring, now):
-            return web.Response(status=200)  # already inactive: 200 with no body (§7)
-        monitoring["is_active"], monitoring["updated_at"] = False, now
-        context.saved()
-        return web.Response(status=204)
-
-    async def list_executions(request: web.Request) -> web.Response:
-        start, end = execution_window(request, api.now())
-        size = page_size(request.query.get("page_size"), "page_size")
-        api.catch_up()
-        rows = [run for run in api.listed_runs(api.now()) if start <= run["execution_time"] <= end]
-        page, token = paginate(api.data["customer_id"], rows, time_key, True, size, request.query.get("next_token"))
-        return json_reply({"items": [render_execution(api, run) for run in page], "next_token": token})
-
-    async def list_alerts(request: web.Request) -> web.Response:
-        keep, size = alert_query(api, request)
-        api.catch_up()
-        visible = api.visible_alerts(api.now())
-        rows = [alert for alert in visible if keep(alert)]
-        page, token = paginate(api.data["customer_id"], rows, time_key, True, size, request.query.get("next_token"))
-        count = sum(1 for alert in visible if alert["acknowledged_at"] is None)
-        count_key = "unacknowledgedCount" if api.camel else "unacknowledged_count"
-        return json_reply({"items": [api.render_alert(a) for a in page], count_key: count, "next_token": token})
-
-    async def acknowledge(request: web.Request) -> web.Response:
-        body = await read_json(request)
-        id_name = "alertId" if api.camel else "alert_id"
-        alert_id, everything = ack_target(body, id_name)
-        api.catch_up()
-        now = api.now()
-        if everything:
-            return json_reply(acknowledge_all(api, now))
-        alert = api.data["alerts"].get(alert_id)
-        if alert is None or alert["execution_time"] > now:
-            raise fail("Alert not found", 404)
-        if alert["acknowledged_at"] is None:  # re-acknowledging keeps the first time
-            alert["acknowledged_at"] = now
-            context.saved()
-        return json_reply({"success": True, "message": "Alert acknowledged"})
-
-    return [
-        web.post("/monitorings", create_monitoring),
-        web.post("/monitorings/bulk-create", bulk_create),
-        web.get("/monitorings", list_monitorings),
-        web.delete("/monitorings/{id}/deactivate", deactivate),
-        web.get("/monitoring-executions", list_executions),
-        web.get("/monitoring-alerts", list_alerts),
-        web.post("/monitoring-alerts/acknowledge", acknowledge),
-    ]
-
-
-def time_key(row: dict) -> tuple[str, str]:
-    # Zero-padded ms: ordered like the times, and far cheaper than formatting every row.
-    return f"{row['execution_time']:015d}", row["id"]
-
-
-def render_execution(api: Diligent, run: dict) -> dict[str, Any]:
-    monitoring = api.data["monitorings"].get(run["monitoring_id"], {})
-    return {
-        "id": run["id"], "monitoring_id": run["monitoring_id"], "website": monitoring.get("website"),
-        "execution_time": iso_ms(run["execution_time"]), "external_id": monitoring.get("external_id"),
-        "alert_count": len(run["alert_ids"]),
-    }
-
-
-def bulk_specs(body: Any, now: int) -> list[dict]:
-    if not isinstance(body, list):
-        raise ApiFailure(400, {"errors": [expect(body, "array", []) or issue([], "Expected array", "invalid_type")]})
-    if not 1 <= len(body) <= BULK_LIMIT:
-        code, bound = ("too_small", "at least 1") if not body else ("too_big", f"at most {BULK_LIMIT}")
-        raise ApiFailure(400, {"errors": [issue([], f"Array must contain {bound} element(s)", code)]})
-    issues = [found for index, item in enumerate(body) for found in monitoring_issues(item, [index], now)]
-    if issues:
-        raise ApiFailure(400, {"errors": issues})
-    specs = [normalised(item) for item in body]
-    unsafe = [index for index, spec in enumerate(specs) if unsafe_host(spec["website"])]
-    if unsafe:
-        raise fail("URL validation failed", invalid=[{"website": specs[i]["website"], "index": i} for i in unsafe])
-    return specs
-
-
-def bulk_duplicates(api: Diligent, specs: list[dict], now: int) -> list[dict]:
-    """Items repeating an earlier item of the request, or an active monitoring (§4)."""
-    seen: set[str] = set()
-    duplicates = []
-    for index, spec in enumerate(specs):
-        key = site_key(spec["website"])
-        if key in seen or api.active_duplicate(spec["website"], now) is not None:
-            duplicates.append({"website": spec["website"], "index": index})
-        seen.add(key)
-    return duplicates
-
-
-def monitoring_query(api: Diligent, request: web.Request) -> dict[str, Any]:
-    size_name = PARAMS["page_size"][1 if api.camel else 0]
-    size = page_size(request.query.get(size_name), size_name)
-    sort_by = choice(api.param(request, "sort_by"), SORT_BY, "sort_by", "last_execution")
-    direction = choice(api.param(request, "sort_direction"), DILIGENT_SORT_DIRECTIONS, "sort_direction", "desc")
-    state, website = request.query.get("state"), request.query.get("website")
-    if state is not None and website is not None:
-        raise fail("state and website cannot be used together")
-    wanted_state = None if state is None else state.strip().upper()
-    wanted_site = None if website is None else site_key(website)
-
-    def keep(row: dict) -> bool:
-        if wanted_state is not None and row["running_state"] != wanted_state:
-            return False
-        return wanted_site is None or site_key(row["monitoring"]["website"]) == wanted_site
-
-    key = partial(monitoring_sort_key, sort_by)
-    return {"size": size, "keep": keep, "key": key, "descending": direction == "desc"}
-
-
-def monitoring_sort_key(sort_by: str, row: dict) -> tuple[str, str]:
-    """Strings only, so the key fits in a cursor; times as zero-padded ms compare in time order,
-    and a monitoring that never ran sorts as the oldest."""
-    monitoring = row["monitoring"]
-    if sort_by == "last_execution":
-        value = "" if row["last_ms"] is None else f"{row['last_ms']:015d}"
-    elif sort_by == "next_run":
-        value = f"{row['pending_ms'] or monitoring['next_start']:015d}"
-    elif sort_by == "state":
-        value = row["running_state"]
-    else:
-        value = monitoring[sort_by]  # website or id
-    return value, monitoring["id"]
-
-
-def execution_window(request: web.Request, now: int) -> tuple[int, int]:
-    """[from, to] in ms: to defaults to now, from to 30 days before to; at most 60 days (§8)."""
-    raw_from, raw_to = request.query.get("from"), request.query.get("to")
-    end = now if raw_to is None else parse_ms(raw_to)
-    if end is None:
-        raise fail("to must be an ISO 8601 date-time")
-    start = end - DEFAULT_WINDOW_MS if raw_from is None else parse_ms(raw_from)
-    if start is None:
-        raise fail("from must be an ISO 8601 date-time")
-    if start > end:
-        raise fail("from must be before to")
-    if end - start > MAX_WINDOW_MS:
-        raise fail("The time window between from and to cannot exceed 60 days")
-    return start, end
-
-
-def alert_query(api: Diligent, request: web.Request) -> tuple[Callable[[dict], bool], int]:
-    size_name = PARAMS["page_size"][1 if api.camel else 0]
-    size = page_size(request.query.get(size_name), size_name, errors_shape=True)
-    only_open = bool_param(api.param(request, "only_unacknowledged"), PARAMS["only_unacknowledged"][api.camel])
-    done = bool_param(request.query.get("acknowledged"), "acknowledged")
-    after = time_param(api.param(request, "execution_time_after"), PARAMS["execution_time_after"][api.camel])
-    before = time_param(api.param(request, "execution_time_before"), PARAMS["execution_time_before"][api.camel])
-
-    def keep(alert: dict) -> bool:
-        is_done = alert["acknowledged_at"] is not None
-        if (only_open and is_done) or (done is not None and is_done != done):
-            return False
-        moment = alert["execution_time"]
-        return (after is None or moment >= after) and (before is None or moment <= before)
-
-    return keep, size
-
-
-def bool_param(raw: str | None, name: str) -> bool | None:
-    """OAS types these as the strings "true"/"false" (§9)."""
-    if raw is None:
-        return None
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    message = f"Invalid enum value. Expected 'true' | 'false', received '{raw}'"
-    raise ApiFailure(400, {"errors": [issue([name], message, "invalid_enum_value")]})
-
-
-def time_param(raw: str | None, name: str) -> int | None:
-    if raw is None:
-        return None
-    moment = parse_ms(raw)
-    if moment is None:
-        raise ApiFailure(400, {"errors": [issue([name], "Invalid datetime", "invalid_string")]})
-    return moment
-
-
-def ack_target(body: Any, id_name: str) -> tuple[str | None, bool]:
-    """(alert id, all): exactly one of them (§10)."""
-    if not isinstance(body, dict):
-        raise fail("Request body must be a JSON object")
-    alert_id = body.get(id_name, body.get("alert_id"))
-    everything = body.get("all")
-    if (alert_id is None) == (everything is None) or everything is False:
-        raise fail(f"Either {id_name} OR all must be provided, but not both")
-    if everything is not None and everything is not True:
-        raise fail("all must be a boolean")
-    if alert_id is not None and (not isinstance(alert_id, str) or not alert_id.strip()):
-        raise fail(f"{id_name} must be a non-empty string")
-    return alert_id, everything is True
-
-
-def acknowledge_all(api: Diligent, now: int) -> dict[str, Any]:
-    opened = [alert for alert in api.visible_alerts(now) if alert["acknowledged_at"] is None]
-    for alert in opened:
-        alert["acknowledged_at"] = now
-    if opened:
-        api.context.saved()
-    reply: dict[str, Any] = {"success": True, "message": f"{len(opened)} alerts acknowledged"}
-    if api.camel:
-        reply["updatedCount"] = len(opened)  # the camelCase example (§10)
-    else:
-        reply["unacknowledged_count"] = 0  # OAS's field: what is left unacknowledged
-    return reply
-
-
-def guard(api: Diligent) -> Callable:
-    """Auth on every request, then the vendor's error shape for every failure."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Callable) -> web.StreamResponse:
-        key = request.headers.get("X-API-KEY")
-        if key != api.context.config.api_key:
-            return json_reply({"error": "Missing API key" if key is None else "Invalid API key"}, 401)
-        try:
-            return await handler(request)
-        except ApiFailure as failure:
-            return json_reply(failure.body, failure.status)
-        except web.HTTPException as exc:  # unknown route, wrong method: still the vendor shape
-            if exc.status < 400:
-                raise
-            return json_reply({"error": exc.reason}, exc.status)
-
-    return middleware
-
-
-def create_app(context: Context) -> web.Application:
-    api = Diligent(context)
-    app = web.Application(middlewares=[guard(api)])
-    app.add_routes(routes(api))
-    return app

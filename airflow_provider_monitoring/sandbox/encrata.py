@@ -1,4 +1,4 @@
-"""Emulator of the Encrata monitor API (see the vendor notes, api/encrata.md), mounted under ``/encrata``.
+"""Emulator of the Encrata monitor API (see the vendor notes, docs/vendors/encrata.md), mounted under ``/encrata``.
 
 What is served, under BOTH path families ``/api/...`` (the endpoint pages) and ``/api/agent/...``
 (the index, the pagination page and the vendor SDKs), including the operations the docs show under
@@ -38,7 +38,6 @@ Documented variants and how to produce them (no config knob or query parameter c
   is sent (the endpoint page); ``{"results": [...], "total": N}`` otherwise and always on
   ``/api/agent`` (the pagination page). ``EncrataHook`` always sends limit/offset, so it gets the
   wrapped form; a plain ``curl`` of the ``/api`` path gets the bare array.
-- Error shapes: by path family, as above.
 - Run status ``completed`` instead of ``success``: an ``OutcomeRule("encrata", match, "completed")``.
 - The rest are toggles in the vendor state, ``state["encrata"]["variants"]``, read on every
   request, so they can be seeded through the sandbox state file (``SandboxConfig.state_file``,
@@ -88,9 +87,7 @@ from airflow_provider_monitoring._vendors import (
     ENCRATA_MONITOR_TYPES as MONITOR_TYPES,
     ENCRATA_SETTABLE_STATUSES as SETTABLE_STATUSES,
 )
-from airflow_provider_monitoring.sandbox.core import Context, json_reply
-
-VENDOR = "encrata"
+from airflow_provider_monitoring.sandbox.core import ApiFailure, Route, VendorApp, json_reply, one_of
 
 FREQUENCY_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 91}
 UPDATABLE_FIELDS = ("name", "frequency", "change_detection", "status", "tracked_fields")
@@ -99,7 +96,6 @@ EMAIL_TRACKED_FIELDS = (
     "first_name", "last_name", "company", "job_role", "city", "country", "bio", "industry", "education", "validity",
 )
 SUCCESS_OUTCOMES = ("success", "completed")
-PENDING_SHARE = 0.25  # the first quarter of a run's duration reads "pending", the rest "running"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 DAY = 86400.0
 
@@ -107,24 +103,13 @@ MONITOR_FIELDS = (
     "id", "name", "monitor_type", "frequency", "change_detection", "status", "tracked_fields", "email_count",
     "last_run_at", "next_run_at", "created_at", "data_source_type", "data_source_ref",
 )
-# Per-monitor run listings leave these out (quirk 11.10); the all-runs listing has them.
-LONG_RUN_FIELDS = ("monitor_id", "monitor_name", "created_at")
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-DOMAIN_RE = re.compile(r"^(?=.{3,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 ().-]{5,}$")
+TARGET_PATTERNS = {
+    "email": re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    "domain": re.compile(r"^(?=.{3,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$"),
+    "phone": re.compile(r"^\+?[0-9][0-9 ().-]{5,}$"),
+}
 RESULT_NAMESPACE = uuid.UUID("5f1c6a52-3e0d-4a8e-9b8e-6c1d2f7e0a11")
-
-
-class ApiFailure(Exception):
-    """An error answer, shaped by the middleware for the request's path family."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-# ---- errors and auth --------------------------------------------------------------------------
 
 
 def is_agent(request: web.Request) -> bool:
@@ -133,49 +118,7 @@ def is_agent(request: web.Request) -> bool:
     return re.search(r"/api/agent(/|$)", path) is not None
 
 
-def error_reply(request: web.Request, status: int, message: str) -> web.Response:
-    body = {"c": status, "m": message} if is_agent(request) else {"error": message}
-    return json_reply(body, status)
-
-
-def authorised(request: web.Request, api_key: str) -> bool:
-    return request.headers.get("Authorization", "") == f"Bearer {api_key}"
-
-
-def vendor_middleware(context: Context):
-    @web.middleware
-    async def vendor_errors(request: web.Request, handler):
-        if not request.path.endswith("/api/health") and not authorised(request, context.config.api_key):
-            # The two documented 401 texts, one per family (Errors page / agent example).
-            return error_reply(request, 401, "bad key" if is_agent(request) else "unauthorized")
-        try:
-            return await handler(request)
-        except ApiFailure as failure:
-            return error_reply(request, failure.status, failure.message)
-        except web.HTTPException as exc:
-            # aiohttp's own 404 (no such route) and 405 (wrong method), in the vendor's shape too.
-            if exc.status < 400:
-                raise
-            return error_reply(request, exc.status, exc.reason.lower())
-
-    return vendor_errors
-
-
-# ---- request parsing --------------------------------------------------------------------------
-
-
-async def json_body(request: web.Request, required: bool = True) -> dict:
-    if not request.can_read_body:
-        if required:
-            raise ApiFailure(400, "a JSON body is required")
-        return {}
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ApiFailure(400, "invalid JSON body") from None
-    if not isinstance(body, dict):
-        raise ApiFailure(400, "the body must be a JSON object")
-    return body
+# ---- query parameters -------------------------------------------------------------------------
 
 
 def int_param(request: web.Request, name: str, default: int) -> int:
@@ -204,27 +147,11 @@ def bool_param(request: web.Request, name: str) -> bool:
 
 
 def type_param(request: web.Request) -> str | None:
-    value = request.query.get("type") or None
-    if value is not None and value not in MONITOR_TYPES:
-        raise ApiFailure(400, f"type must be one of {', '.join(MONITOR_TYPES)}")
-    return value
-
-
-def page(key: str, items: list, limit: int, offset: int) -> dict:
-    return {key: items[offset:offset + limit], "total": len(items)}
+    value = request.query.get("type")
+    return one_of(value, MONITOR_TYPES, "type") if value else None
 
 
 # ---- create / update validation ---------------------------------------------------------------
-
-
-def pick_choice(body: dict, key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
-    """``body[key]`` if allowed; absent or null means ``default`` (a 400 when there is none)."""
-    value = body.get(key)
-    if value is None:
-        value = default
-    if value not in allowed:
-        raise ApiFailure(400, f"{key} must be one of {', '.join(allowed)}")
-    return value
 
 
 def valid_name(value: Any) -> str:
@@ -234,18 +161,14 @@ def valid_name(value: Any) -> str:
 
 
 def valid_target(monitor_type: str, target: str) -> bool:
-    if monitor_type == "email":
-        return EMAIL_RE.match(target) is not None
-    if monitor_type == "domain":
-        return DOMAIN_RE.match(target) is not None
-    if monitor_type == "phone":
-        return PHONE_RE.match(target) is not None
+    if monitor_type in TARGET_PATTERNS:
+        return TARGET_PATTERNS[monitor_type].match(target) is not None
     if monitor_type == "ip":
         try:
             ipaddress.ip_address(target)
         except ValueError:
             return False
-    return True
+    return True  # company and darkweb targets are free text
 
 
 def given_targets(body: dict, monitor_type: str, required: bool) -> list[str]:
@@ -279,8 +202,8 @@ def list_targets(store: dict, body: dict) -> list[str]:
 def creation_fields(store: dict, body: dict) -> dict:
     """The validated monitor fields of a create body, with its de-duplicated ``targets``."""
     name = valid_name(body.get("name"))
-    monitor_type = pick_choice(body, "monitor_type", MONITOR_TYPES, "email")
-    source = pick_choice(body, "data_source_type", DATA_SOURCE_TYPES, "csv")
+    monitor_type = one_of(body.get("monitor_type"), MONITOR_TYPES, "monitor_type", "email")
+    source = one_of(body.get("data_source_type"), DATA_SOURCE_TYPES, "data_source_type", "csv")
     from_list = source == "list"
     if not from_list and body.get("data_source_ref") is not None:
         raise ApiFailure(400, "data_source_ref is only used with data_source_type 'list'")
@@ -288,12 +211,10 @@ def creation_fields(store: dict, body: dict) -> dict:
     if from_list:
         targets += list_targets(store, body)
     return {
-        "name": name,
-        "monitor_type": monitor_type,
-        "frequency": pick_choice(body, "frequency", FREQUENCIES, "monthly"),
-        "change_detection": pick_choice(body, "change_detection", CHANGE_DETECTIONS, "diff_only"),
-        "data_source_type": source,
-        "data_source_ref": body.get("data_source_ref") if from_list else None,
+        "name": name, "monitor_type": monitor_type,
+        "frequency": one_of(body.get("frequency"), FREQUENCIES, "frequency", "monthly"),
+        "change_detection": one_of(body.get("change_detection"), CHANGE_DETECTIONS, "change_detection", "diff_only"),
+        "data_source_type": source, "data_source_ref": body.get("data_source_ref") if from_list else None,
         "targets": list(dict.fromkeys(targets)),  # duplicates ignored, first order kept
     }
 
@@ -326,7 +247,7 @@ def update_fields(body: dict, monitor: dict) -> dict:
     for key, allowed in (("frequency", FREQUENCIES), ("change_detection", CHANGE_DETECTIONS),
                          ("status", SETTABLE_STATUSES)):
         if key in body:
-            changes[key] = pick_choice(body, key, allowed)
+            changes[key] = one_of(body[key], allowed, key)
     if "tracked_fields" in body:
         changes["tracked_fields"] = tracked_fields_of(body["tracked_fields"], monitor["monitor_type"])
     return changes
@@ -402,18 +323,60 @@ def changed_count(run: dict) -> int:
 # ---- the API ----------------------------------------------------------------------------------
 
 
-class EncrataApi:
+class EncrataApp(VendorApp):
     """Handlers over ``context.state["encrata"]``; every status is derived from timestamps when read."""
 
-    def __init__(self, context: Context):
-        self.context = context
+    vendor = "encrata"
+    tables = ("monitors", "runs", "variants", "lists")
+    # The first quarter of a run's duration reads "pending", the rest "running".
+    phases = (("pending", 0.25), ("running", 1.0))
 
-    @property
-    def store(self) -> dict:
-        store = self.context.state.setdefault(VENDOR, {})
-        for key in ("monitors", "runs", "variants", "lists"):
-            store.setdefault(key, {})
-        return store
+    def routes(self) -> list[Route]:
+        family = [
+            ("GET", "/monitors", self.list_monitors),
+            ("POST", "/monitors", self.create_monitor),
+            ("GET", "/monitors/{monitor_id}", self.get_monitor),
+            ("PATCH", "/monitors/{monitor_id}", self.update_monitor),
+            ("DELETE", "/monitors/{monitor_id}", self.delete_monitor),
+            ("POST", "/monitors/{monitor_id}/run", self.trigger_run),
+            ("GET", "/monitors/{monitor_id}/runs", self.list_monitor_runs),
+            ("GET", "/monitors/{monitor_id}/runs/{run_id}/results", self.run_results),
+            ("GET", "/monitors/{monitor_id}/runs/{run_id}/results/download", self.download_results),
+            ("GET", "/monitoring/runs", self.list_all_runs),
+            ("GET", "/monitoring/results", self.list_all_results),
+        ]
+        both_families = [(method, prefix + path, handler) for prefix in PREFIXES for method, path, handler in family]
+        return [*both_families, ("GET", "/api/health", self.health)]
+
+    # ---- auth and errors: each path family has its own error shape
+
+    def check_key(self, request: web.Request) -> None:
+        if not request.path.endswith("/api/health"):  # the health check needs no key
+            super().check_key(request)
+
+    def sent_key(self, header: str | None) -> str | None:
+        return header[len("Bearer "):] if header and header.startswith("Bearer ") else None
+
+    def refusal(self, request: web.Request, header: str | None) -> ApiFailure:
+        # The two documented 401 texts, one per family (Errors page / agent example).
+        return ApiFailure(401, "bad key" if is_agent(request) else "unauthorized")
+
+    def error_body(self, request: web.Request, failure: ApiFailure) -> dict:
+        return {"c": failure.status, "m": failure.detail} if is_agent(request) else {"error": failure.detail}
+
+    def route_error(self, exc: web.HTTPException) -> str:
+        return exc.reason.lower()  # "not found", as Encrata words its own 404
+
+    def body_failure(self, error: ValueError | None) -> ApiFailure:
+        return ApiFailure(400, "a JSON body is required" if error is None else "invalid JSON body")
+
+    async def json_object(self, request: web.Request, required: bool = True) -> dict:
+        body = await self.json_body(request, required)
+        if not isinstance(body, dict):
+            raise ApiFailure(400, "the body must be a JSON object")
+        return body
+
+    # ---- state
 
     def variant(self, name: str, default: Any) -> Any:
         return self.store["variants"].get(name, default)
@@ -423,19 +386,12 @@ class EncrataApi:
             return f"{kind}_{uuid.uuid4().hex[:24]}"
         return self.context.uuid()
 
-    # ---- lookups and views
-
     def monitor(self, request: web.Request) -> dict:
-        monitor = self.store["monitors"].get(request.match_info["monitor_id"])
-        if monitor is None:
-            raise ApiFailure(404, "monitor not found")
-        return monitor
+        return self.found(self.store["monitors"].get(request.match_info["monitor_id"]), "monitor not found")
 
     def run(self, request: web.Request, monitor: dict) -> dict:
-        run = self.store["runs"].get(request.match_info["run_id"])
-        if run is None or run["monitor_id"] != monitor["id"]:
-            raise ApiFailure(404, "run not found")
-        return run
+        run = self.store["runs"].get(request.match_info["run_id"], {})
+        return self.found(run if run.get("monitor_id") == monitor["id"] else None, "run not found")
 
     def runs_newest_first(self, monitor_id: str | None = None, monitor_type: str | None = None) -> list[dict]:
         runs = [
@@ -445,40 +401,36 @@ class EncrataApi:
         ]
         return sorted(runs, key=lambda run: (run["created_ts"], run.get("seq", 0)), reverse=True)
 
-    def phase(self, run: dict) -> tuple[str, float | None, float | None]:
+    # ---- views
+
+    def timeline(self, run: dict) -> tuple[str, float | None, float | None]:
         """``(status, started_ts, completed_ts)`` of a run at this moment."""
-        created, seconds = run["created_ts"], max(0.0, float(run["seconds"]))
-        started = created + seconds * PENDING_SHARE
-        now = self.context.now()
-        if now >= created + seconds:
-            return run["outcome"], started, created + seconds
-        if now >= started:
-            return "running", started, None
-        return "pending", None, None
+        phase = self.phase(run, self.now())
+        started = None if phase == "pending" else self.phase_start(run, "running")
+        if phase == "done":
+            return run["outcome"], started, run["created_ts"] + max(0.0, float(run["seconds"]))
+        return phase, started, None
 
     def run_view(self, run: dict, long_form: bool) -> dict:
-        status, started, completed = self.phase(run)
+        status, started, completed = self.timeline(run)
         succeeded = status in SUCCESS_OUTCOMES
         view = {
-            "id": run["id"],
-            "status": status,
-            "total_records": len(run["targets"]) if succeeded else 0,
+            "id": run["id"], "status": status, "total_records": len(run["targets"]) if succeeded else 0,
             "changes_detected": changed_count(run) if succeeded else 0,
             "credits_used": run.get("credits", len(run["targets"])),
-            "started_at": None if started is None else self.context.iso(started),
-            "completed_at": None if completed is None else self.context.iso(completed),
+            "started_at": self.iso(started), "completed_at": self.iso(completed),
         }
-        if long_form:
+        if long_form:  # per-monitor run listings leave these out (quirk 11.10)
             view.update(monitor_id=run["monitor_id"], monitor_name=run["monitor_name"],
-                        created_at=self.context.iso(run["created_ts"]))
+                        created_at=self.iso(run["created_ts"]))
         return view
 
     def monitor_view(self, monitor: dict) -> dict:
         view = {key: monitor.get(key) for key in MONITOR_FIELDS}
-        finished = [done for _, _, done in map(self.phase, self.runs_newest_first(monitor["id"])) if done]
-        view["last_run_at"] = self.context.iso(max(finished)) if finished else None
+        finished = [done for _, _, done in map(self.timeline, self.runs_newest_first(monitor["id"])) if done]
+        view["last_run_at"] = self.iso(max(finished)) if finished else None
         view["next_run_at"] = self.next_run_at(monitor)
-        view["created_at"] = self.context.iso(monitor["created_ts"])
+        view["created_at"] = self.iso(monitor["created_ts"])
         view["email_count"] = len(monitor["targets"])
         return view
 
@@ -486,14 +438,12 @@ class EncrataApi:
         if monitor["status"] != "active":
             return None
         period = FREQUENCY_DAYS.get(monitor["frequency"], 30) * DAY
-        elapsed = max(0.0, self.context.now() - monitor["created_ts"])
-        return self.context.iso(monitor["created_ts"] + (elapsed // period + 1) * period)
-
-    # ---- results
+        elapsed = max(0.0, self.now() - monitor["created_ts"])
+        return self.iso(monitor["created_ts"] + (elapsed // period + 1) * period)
 
     def result_targets(self, run: dict, changes_only: bool = False) -> list[str]:
         """The targets a run has results for (none unless it ended in success), in order."""
-        if self.phase(run)[0] not in SUCCESS_OUTCOMES:
+        if self.timeline(run)[0] not in SUCCESS_OUTCOMES:
             return []
         if not changes_only:
             return run["targets"]
@@ -516,9 +466,9 @@ class EncrataApi:
         return records
 
     def long_records(self, run: dict) -> list[dict]:
-        _, _, completed = self.phase(run)
+        completed = self.timeline(run)[2]
         extra = {"run_id": run["id"], "monitor_id": run["monitor_id"], "monitor_name": run["monitor_name"],
-                 "created_at": self.context.iso(completed) if completed else None}
+                 "created_at": self.iso(completed) if completed else None}
         return [{**record, **extra} for record in self.records(run)]
 
     # ---- handlers: monitors
@@ -529,9 +479,9 @@ class EncrataApi:
         return json_reply({"monitors": monitors} if is_agent(request) else monitors)
 
     async def create_monitor(self, request: web.Request) -> web.Response:
-        fields = creation_fields(self.store, await json_body(request))
+        fields = creation_fields(self.store, await self.json_object(request))
         monitor = {"id": self.new_id("mon"), **fields, "status": "active", "tracked_fields": [],
-                   "created_ts": self.context.now()}
+                   "created_ts": self.now()}
         self.store["monitors"][monitor["id"]] = monitor
         self.context.saved()
         return json_reply(self.monitor_view(monitor), 201)
@@ -541,7 +491,7 @@ class EncrataApi:
 
     async def update_monitor(self, request: web.Request) -> web.Response:
         monitor = self.monitor(request)
-        monitor.update(update_fields(await json_body(request), monitor))
+        monitor.update(update_fields(await self.json_object(request), monitor))
         self.context.saved()
         return json_reply(self.monitor_view(monitor))
 
@@ -560,7 +510,7 @@ class EncrataApi:
 
     async def trigger_run(self, request: web.Request) -> web.Response:
         monitor = self.monitor(request)  # paused monitors are triggered too
-        await json_body(request, required=False)
+        await self.json_object(request, required=False)
         self.charge(len(monitor["targets"]))
         run = self.new_run(monitor)
         self.store["runs"][run["id"]] = run
@@ -576,13 +526,13 @@ class EncrataApi:
         self.store["credits"] = balance - cost
 
     def new_run(self, monitor: dict) -> dict:
-        outcome, seconds = self.context.config.outcome(VENDOR, monitor["id"], monitor["name"], *monitor["targets"])
+        outcome, seconds = self.outcome(monitor["id"], monitor["name"], *monitor["targets"])
         return {
             "id": self.new_id("run"), "monitor_id": monitor["id"], "monitor_name": monitor["name"],
             "monitor_type": monitor["monitor_type"], "targets": list(monitor["targets"]),
             "tracked_fields": list(monitor.get("tracked_fields") or []), "credits": len(monitor["targets"]),
-            "outcome": outcome, "seconds": seconds, "created_ts": self.context.now(),
-            "seq": self.context.next_int(VENDOR, "run"),
+            "outcome": outcome, "seconds": seconds, "created_ts": self.now(),
+            "seq": self.context.next_int(self.vendor, "run"),
         }
 
     def trigger_answer(self, run: dict, monitor: dict) -> dict:
@@ -592,18 +542,15 @@ class EncrataApi:
         return {"run_id": run["id"], "status": "running", "message": f"Run started for {len(run['targets'])} {noun}"}
 
     async def list_monitor_runs(self, request: web.Request) -> web.Response:
-        monitor = self.monitor(request)
-        limit, offset = page_params(request)
-        runs = self.runs_newest_first(monitor["id"])
-        return json_reply({"runs": [self.run_view(run, long_form=False) for run in runs[offset:offset + limit]],
-                           "total": len(runs)})
+        return self.runs_page(request, self.runs_newest_first(self.monitor(request)["id"]), long_form=False)
 
     async def list_all_runs(self, request: web.Request) -> web.Response:
-        monitor_type = type_param(request)
+        return self.runs_page(request, self.runs_newest_first(monitor_type=type_param(request)), long_form=True)
+
+    def runs_page(self, request: web.Request, runs: list[dict], long_form: bool) -> web.Response:
         limit, offset = page_params(request)
-        runs = self.runs_newest_first(monitor_type=monitor_type)
-        return json_reply({"runs": [self.run_view(run, long_form=True) for run in runs[offset:offset + limit]],
-                           "total": len(runs)})
+        views = [self.run_view(run, long_form) for run in runs[offset:offset + limit]]
+        return json_reply({"runs": views, "total": len(runs)})
 
     # ---- handlers: results
 
@@ -633,11 +580,13 @@ class EncrataApi:
             record for run in self.runs_newest_first(monitor_type=monitor_type)
             for record in self.long_records(run) if record["has_changes"] or not changes_only
         ]
-        return json_reply(page("results", records, limit, offset))
+        return json_reply({"results": records[offset:offset + limit], "total": len(records)})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return json_reply({"status": "ok"})
 
 
-async def health(request: web.Request) -> web.Response:
-    return json_reply({"status": "ok"})
+# ---- CSV download -----------------------------------------------------------------------------
 
 
 def cell(value: Any) -> Any:
@@ -668,24 +617,3 @@ def old_new(change: Any) -> tuple[Any, Any]:
     if isinstance(change, list) and len(change) == 2:
         return change[0], change[1]
     return None, None
-
-
-def create_app(context: Context) -> web.Application:
-    api = EncrataApi(context)
-    app = web.Application(middlewares=[vendor_middleware(context)])
-    for prefix in PREFIXES:
-        monitor = f"{prefix}/monitors/{{monitor_id}}"
-        results = f"{monitor}/runs/{{run_id}}/results"
-        app.router.add_get(f"{prefix}/monitors", api.list_monitors)
-        app.router.add_post(f"{prefix}/monitors", api.create_monitor)
-        app.router.add_get(monitor, api.get_monitor)
-        app.router.add_patch(monitor, api.update_monitor)
-        app.router.add_delete(monitor, api.delete_monitor)
-        app.router.add_post(f"{monitor}/run", api.trigger_run)
-        app.router.add_get(f"{monitor}/runs", api.list_monitor_runs)
-        app.router.add_get(results, api.run_results)
-        app.router.add_get(f"{results}/download", api.download_results)
-        app.router.add_get(f"{prefix}/monitoring/runs", api.list_all_runs)
-        app.router.add_get(f"{prefix}/monitoring/results", api.list_all_results)
-    app.router.add_get("/api/health", health)
-    return app

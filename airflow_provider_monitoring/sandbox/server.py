@@ -27,13 +27,15 @@ T = TypeVar("T")
 
 
 def build_app(config: SandboxConfig) -> web.Application:
-    from airflow_provider_monitoring.sandbox import datafold, diligent, encrata
+    from airflow_provider_monitoring.sandbox.datafold import DatafoldApp
+    from airflow_provider_monitoring.sandbox.diligent import DiligentApp
+    from airflow_provider_monitoring.sandbox.encrata import EncrataApp
 
     state = load_state(config.state_file)
     context = Context(config, state, saver(config.state_file, state))
     root = web.Application(middlewares=[request_log_middleware(context), fault_middleware(config)])
-    for vendor, module in (("encrata", encrata), ("diligent", diligent), ("datafold", datafold)):
-        root.add_subapp(f"/{vendor}", module.create_app(context))
+    for vendor_app in (EncrataApp(context), DiligentApp(context), DatafoldApp(context)):
+        root.add_subapp(f"/{vendor_app.vendor}", vendor_app.create_app())
     root[CONTEXT] = context
     return root
 

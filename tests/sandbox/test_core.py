@@ -165,3 +165,13 @@ def test_the_request_log_records_what_was_asked():
         requests.post(f"{sandbox.url}/encrata/api/monitors/m1/run", json={}, timeout=5)
         assert sandbox.requests("POST", "/encrata/*/run") == [("POST", "/encrata/api/monitors/m1/run")]
         assert len(sandbox.requests()) == 2
+
+
+@pytest.mark.parametrize("path, headers, status", [
+    ("/encrata/api/monitors", {"Authorization": "Bearer k"}, 200),  # aiohttp and the vendor answer HEAD on GET
+    ("/diligent/monitorings", {"X-API-KEY": "k"}, 200),
+    ("/datafold/api/v1/monitors", {"Authorization": "Key k"}, 405),  # FastAPI does not
+])
+def test_head_on_a_listing_is_answered_as_the_vendors_server_does(path, headers, status):
+    with Sandbox(SandboxConfig(api_key="k")) as sandbox:
+        assert requests.head(sandbox.url + path, headers=headers, timeout=5).status_code == status

@@ -285,6 +285,15 @@ def test_bad_key_can_be_seeded_to_answer_404(monitoring_sandbox, monkeypatch):
     assert DatafoldHook().test_connection()[0]
 
 
+def test_a_key_or_body_that_is_not_utf8_is_refused_in_the_vendor_shape(monitoring_sandbox, raw):
+    url = monitoring_sandbox.vendor_url("datafold") + "/api/v1/monitors"
+    reply = requests.get(url, headers={"Authorization": "Key \xff"}, timeout=5)  # sent as the byte 0xff
+    assert (reply.status_code, reply.json()) == (401, {"detail": "Invalid API key"})
+    reply = raw("POST", "/monitors/create/schema", data=b"\xff")
+    assert (reply.status_code, reply.json()) == (400, {"detail": "There was an error parsing the body"})
+    assert raw("POST", "/monitors/create/schema", data=" ").json()["detail"][0]["type"] == "missing"
+
+
 def test_validation_errors_have_the_fastapi_shape(raw):
     no_tag = {**DIFF_SPEC, "datadiff": {k: v for k, v in DIFF_SPEC["datadiff"].items() if k != "diff_type"}}
     reply = raw("POST", "/monitors/create/diff", json=no_tag)

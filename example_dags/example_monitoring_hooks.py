@@ -1,7 +1,8 @@
 """One monitor per vendor, created, run and read back through the hooks.
 
-Runs anywhere the three default connections point (the offline sandbox in the demo). Until the
-operators and deferrable sensors land, waiting is a short poll inside the task.
+Runs anywhere the three default connections point (the offline sandbox in the demo). It shows the
+hooks on their own, so waiting is a short poll inside the task; the operators and sensors of the
+other examples wait in the triggerer instead.
 """
 
 from __future__ import annotations

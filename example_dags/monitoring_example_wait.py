@@ -1,4 +1,5 @@
-"""A bounded poll for the example tasks (until the deferrable sensors land)."""
+"""A bounded poll for the example tasks that call the hooks directly (operators and sensors
+defer instead)."""
 
 from __future__ import annotations
 

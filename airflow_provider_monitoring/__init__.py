@@ -67,7 +67,7 @@ def get_provider_info() -> dict:
             {"integration-name": v.capitalize(), "python-modules": [f"airflow_provider_monitoring.hooks.{v}"]}
             for v in vendors
         ],
-        # Listed as each vendor's operators, sensors and triggers come to exist.
+        # Every vendor has the three roles, each in a module named after the vendor.
         **{
             role: [
                 {"integration-name": v.capitalize(), "python-modules": [f"airflow_provider_monitoring.{role}.{v}"]}

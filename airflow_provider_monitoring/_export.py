@@ -49,6 +49,8 @@ import tempfile
 from typing import IO, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
+from airflow_provider_monitoring._http.errors import ConfigurationError
+
 JSONL, CSV = "jsonl", "csv"
 FORMATS = (JSONL, CSV)
 # Nested dicts flattened into columns, and how deep: data.<key>, changes.<field>.<old|new>.
@@ -195,15 +197,19 @@ def cell(value: Any) -> str:
 
 
 class LocalDestination:
-    """A local file, written under a temporary name beside it and renamed when complete."""
+    """A local file, written under a temporary name beside it and renamed when complete: the one
+    atomic local write of this provider (exports and Encrata's CSV download alike). The path is
+    checked when this is built, before any request."""
 
     def __init__(self, path: str | os.PathLike):
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(os.fspath(path)).strip():
+            raise ConfigurationError(f"destination must be a local file path, got {path!r}")
         self.display = os.fspath(path)
         self.path = os.path.abspath(self.display)
         if os.path.isdir(self.path):
-            raise ValueError(f"destination {self.display!r} is a directory; give a file name")
+            raise ConfigurationError(f"destination {self.display!r} is a directory; give a file name")
         if not os.path.isdir(os.path.dirname(self.path)):
-            raise ValueError(f"the directory of destination {self.display!r} does not exist")
+            raise ConfigurationError(f"the directory of destination {self.display!r} does not exist")
 
     @contextlib.contextmanager
     def sink(self) -> Iterator[IO[bytes]]:

@@ -1,7 +1,11 @@
-"""The fixed facts of each vendor API: connection facts (DESIGN.md, "Connections") and the
+"""The fixed facts of each vendor API: connection facts (docs/design.md, "Connections") and the
 documented enumerations. The hooks validate requests against them, the sandbox validates what it
 is sent against them, and the provider info reads the hosts: each fact is written down once.
 Nothing here imports Airflow, so the sandbox can use it without paying for Airflow's import."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from airflow_provider_monitoring._http.settings import VendorSpec
 
@@ -31,7 +35,7 @@ DATAFOLD = VendorSpec(
 )
 
 
-# ---- Encrata (api/encrata.md §4.2, §4.4, §11) --------------------------------------------------
+# ---- Encrata (docs/vendors/encrata.md §4.2, §4.4, §11) --------------------------------------------------
 ENCRATA_API_PREFIXES = ("/api", "/api/agent")
 ENCRATA_MONITOR_TYPES = ("email", "phone", "domain", "ip", "company", "darkweb")
 # The Create page lists four values; the List and Update pages say "monthly or quarterly" (§11.4).
@@ -41,7 +45,7 @@ ENCRATA_DATA_SOURCE_TYPES = ("csv", "list")
 # What PATCH accepts; "failed" is a status the server reports, never one a user sets.
 ENCRATA_SETTABLE_STATUSES = ("active", "paused")
 
-# ---- Diligent (api/diligent.md §1.5) ------------------------------------------------------------
+# ---- Diligent (docs/vendors/diligent.md §1.5) ------------------------------------------------------------
 DILIGENT_CHECKS = (
     "non_operational_website",
     "high_risk_mcc",
@@ -51,10 +55,11 @@ DILIGENT_CHECKS = (
 # The period of each frequency, in days.
 DILIGENT_FREQUENCY_DAYS = {"weekly": 7, "every_2_weeks": 14, "every_3_weeks": 21, "every_4_weeks": 28}
 # "id" is in the camelCase rendering and one snake_case rendering, not in OAS 1.6.0.
+DILIGENT_BULK_LIMIT = 200  # one bulk-create request takes 1 to 200 monitorings (§4)
 DILIGENT_SORT_BY = ("last_execution", "next_run", "state", "website", "id")
 DILIGENT_SORT_DIRECTIONS = ("asc", "desc")
 
-# ---- Datafold (api/datafold.md §2) --------------------------------------------------------------
+# ---- Datafold (docs/vendors/datafold.md §2) --------------------------------------------------------------
 DATAFOLD_MONITOR_TYPES = ("diff", "metric", "test", "schema")
 DATAFOLD_ORDER_BY_FIELDS = ("id", "name", "last_triggered", "last_run", "created_by")
 DATAFOLD_SORT_ORDERS = ("asc", "desc")
@@ -69,3 +74,11 @@ DATAFOLD_STANDARD_TEST_TYPES = (
     "unique", "not_null", "accepted_values", "referential_integrity", "numeric_range", "custom_template",
 )
 DATAFOLD_NOTIFICATION_TYPES = ("email", "slack", "teams", "pagerduty", "webhook")
+
+
+def monitor_url(base_url: str, monitor_id: Any) -> str:
+    """A monitor's page in the vendor's UI, on the connection's own host. Datafold serves its app
+    and API from one host (US, EU or dedicated) with monitors under /monitors; Encrata documents no
+    dashboard URL scheme, but its dashboard lives on the API's host too (its key page is
+    encrata.com/api-keys), so its monitors are linked the same way."""
+    return f"{base_url}/monitors/{monitor_id}"

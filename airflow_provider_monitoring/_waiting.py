@@ -1,4 +1,4 @@
-"""Waiting for a run, written once for the three vendors (DESIGN.md, "Run outcome" and "Waiting").
+"""Waiting for a run, written once for the three vendors (docs/design.md, "Run outcome" and "Waiting").
 
 Each vendor's hook knows how to read one run and map its raw state onto the one vocabulary
 (``running`` / ``success`` / ``alert`` / ``failed``). Everything else lives here: the wait loop with
@@ -79,7 +79,7 @@ def make_event(status: str, vendor: str, monitor_id: Any, run_id: Any, state: Ru
         "status": status,
         "vendor": vendor,
         "monitor_id": str(monitor_id),
-        "run_id": str(run_id),
+        "run_id": None if run_id is None else str(run_id),  # None: not known (yet), e.g. no execution found
         "vendor_state": state.vendor_state if state else None,
         "run": state.run if state else {},
         "message": message,
@@ -105,10 +105,11 @@ def error_event(vendor: str, monitor_id: Any, run_id: Any, error: MonitoringErro
     return make_event("error", vendor, monitor_id, run_id, state, message or str(error), error)
 
 
-def timeout_event(vendor: str, monitor_id: Any, run_id: Any, state: RunState | None) -> dict[str, Any]:
+def timeout_event(vendor: str, monitor_id: Any, run_id: Any, state: RunState | None,
+                  subject: str | None = None) -> dict[str, Any]:
     where = f"still {state.vendor_state!r}" if state is not None else "not read successfully"
     return make_event("timeout", vendor, monitor_id, run_id, state,
-                      f"{vendor} run {run_id} {where} at the deadline; gave up waiting")
+                      f"{subject or f'{vendor} run {run_id}'} {where} at the deadline; gave up waiting")
 
 
 class TransientFailures:
@@ -118,15 +119,16 @@ class TransientFailures:
         self.limit = limit
         self.in_a_row = in_a_row
 
-    def tolerate(self, error: MonitoringError, vendor: str, run_id: Any) -> bool:
-        """True when the wait should shrug ``error`` off and poll again at the next interval."""
+    def tolerate(self, error: MonitoringError, subject: str) -> bool:
+        """True when the wait for ``subject`` should shrug ``error`` off and poll again at the
+        next interval."""
         if not isinstance(error, TRANSIENT_ERRORS):
             return False
         self.in_a_row += 1
         if self.in_a_row >= self.limit:
             return False
-        log.warning("%s run %s: poll %d in a row failed (%s); trying again at the next interval "
-                    "(the wait ends as error after %d)", vendor, run_id, self.in_a_row, error, self.limit)
+        log.warning("%s: poll %d in a row failed (%s); trying again at the next interval "
+                    "(the wait ends as error after %d)", subject, self.in_a_row, error, self.limit)
         return True
 
     def message(self, error: MonitoringError) -> str:
@@ -145,6 +147,7 @@ async def wait_for_run(
     deadline: float,
     poll_interval: float,
     not_found_until: float | None = None,
+    subject: str | None = None,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
@@ -156,10 +159,12 @@ async def wait_for_run(
     A transient read failure (see TRANSIENT_ERRORS) is tried again at the next interval, up to
     TRANSIENT_POLLS polls in a row; a "not found" before ``not_found_until`` (epoch seconds; a run
     just started may not be visible yet) counts as still running; any other API error ends the
-    wait with status ``error``.
+    wait with status ``error``. ``subject`` names what is waited for in messages (default
+    "<vendor> run <run_id>").
     """
     from airflow_provider_monitoring._http.retry import deadline_at  # the HTTP layer, loaded when a wait runs
 
+    subject = subject or f"{vendor} run {run_id}"
     failures = TransientFailures()
     state: RunState | None = None
     while True:
@@ -168,11 +173,11 @@ async def wait_for_run(
             with deadline_at(deadline if math.isfinite(deadline) else None):
                 state = await read()
         except DeadlineReached:
-            return timeout_event(vendor, monitor_id, run_id, state)
+            return timeout_event(vendor, monitor_id, run_id, state, subject)
         except MonitoringError as exc:
             if isinstance(exc, NotFoundError) and not_found_until is not None and clock() < not_found_until:
-                log.info("%s run %s is not visible yet (%s); waiting", vendor, run_id, exc)
-            elif failures.tolerate(exc, vendor, run_id):
+                log.info("%s is not visible yet (%s); waiting", subject, exc)
+            elif failures.tolerate(exc, subject):
                 # A rate limit that asked for a longer pause than the poll interval gets it.
                 pause = max(poll_interval, getattr(exc, "retry_after", None) or 0.0)
             else:
@@ -180,11 +185,11 @@ async def wait_for_run(
         else:
             failures.reset()
             if state.outcome != RUNNING:
-                message = state.message or f"{vendor} run {run_id} ended {state.vendor_state!r}"
+                message = state.message or f"{subject} ended {state.vendor_state!r}"
                 return make_event(state.outcome, vendor, monitor_id, run_id, state, message)
         remaining = deadline - clock()
         if remaining <= 0:
-            return timeout_event(vendor, monitor_id, run_id, state)
+            return timeout_event(vendor, monitor_id, run_id, state, subject)
         await sleep(min(pause, remaining))
 
 

@@ -169,6 +169,18 @@ def connection(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     return make
 
 
+@pytest.fixture
+def datafold_conn(monitoring_sandbox, connection):
+    """A Datafold connection to the sandbox whose HTTP layer does not retry (or retries once), so a
+    fault reaches the wait itself."""
+
+    def make(max_retries: int = 0) -> str:
+        return connection(f"datafold_r{max_retries}", "datafold", monitoring_sandbox.vendor_url("datafold"),
+                          password=monitoring_sandbox.config.api_key, max_retries=max_retries)
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def fast_backoff(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Exponential backoff shrunk a hundredfold so retry tests stay quick; tests marked

@@ -1,9 +1,13 @@
-"""Stand-ins for the parts of Airflow's task context the operators use, for tests that call
-``execute()`` directly: a task instance (try number, XCom pushes) and a task state store (the
-Airflow 3.3 store that keeps a value across the tries of one task instance)."""
+"""Stand-ins for the parts of Airflow the tests call past: the task context of a task whose
+``execute()`` or ``poke()`` a test calls directly (a task instance with its try number and XCom
+pushes, the DAG run's start, and the Airflow 3.3 task state store that keeps a value across the
+tries of one task instance), the poke loop of a sensor in poke mode, and the triggerer running a
+trigger to its event."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -47,3 +51,31 @@ def task_context(try_number: int = 1, dag_run_start: datetime | None = None,
     if store is not None:
         context["task_state_store"] = store
     return context
+
+
+def poke_until_done(sensor: Any, limit: float = 10.0) -> tuple[Any, int]:
+    """What Airflow does with a sensor in poke mode: poke every 0.1 s until it is done; its result
+    and the number of pokes it took."""
+    context = task_context()
+    deadline = time.monotonic() + limit
+    pokes = 0
+    while time.monotonic() < deadline:
+        pokes += 1
+        result = sensor.poke(context)
+        if result:
+            return result, pokes
+        time.sleep(0.1)
+    raise AssertionError(f"the sensor was not done after {limit} s")
+
+
+async def first_event(trigger: Any) -> dict:
+    """What the triggerer does with a trigger: run it to its event; the event's payload (a trigger
+    of this provider fires exactly one)."""
+    events = [event async for event in trigger.run()]
+    assert len(events) == 1, events
+    return events[0].payload
+
+
+def fire(trigger: Any) -> dict:
+    """``first_event`` for a test that is not a coroutine."""
+    return asyncio.run(first_event(trigger))

@@ -11,7 +11,6 @@ import json
 import time
 from typing import IO, Any, AsyncIterator, Iterator, Mapping, NamedTuple
 
-from airflow_provider_monitoring import __version__
 from airflow_provider_monitoring._http.errors import ConfigurationError, UnexpectedResponseError, excerpt, not_json
 from airflow_provider_monitoring._http.pagination import Pages
 from airflow_provider_monitoring._http.retry import (
@@ -24,7 +23,18 @@ from airflow_provider_monitoring._http.retry import (
 )
 from airflow_provider_monitoring._http.settings import ApiSettings
 
-USER_AGENT = f"airflow-provider-monitoring/{__version__}"
+def _user_agent() -> str:
+    """``airflow-provider-monitoring/<version>``, from the installed distribution: the HTTP layer
+    imports nothing above itself, not even the package root."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"airflow-provider-monitoring/{version('airflow-provider-monitoring')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "airflow-provider-monitoring/unknown"
+
+
+USER_AGENT = _user_agent()
 READ_SIZE = 1 << 16
 # 2xx types that are never the file a download asked for (an "export not ready" object, a login page).
 NOT_A_FILE = ("application/json", "text/html")

@@ -15,7 +15,7 @@ DEFAULT_MAX_RETRIES = 4
 
 @dataclass(frozen=True)
 class VendorSpec:
-    """The fixed facts of one vendor API (see DESIGN.md, "Connections")."""
+    """The fixed facts of one vendor API (see docs/design.md, "Connections")."""
 
     name: str  # shown in messages: "Encrata", "Diligent", "Datafold"
     conn_type: str

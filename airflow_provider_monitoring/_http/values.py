@@ -62,20 +62,26 @@ def int_id(value: Any, what: str) -> int:
 
 def parse_time(value: Any, what: str = "time") -> datetime:
     """A timezone-aware datetime from a datetime or an ISO 8601 string (with or without
-    milliseconds, ``Z`` or an offset). A naive value is taken as UTC."""
+    milliseconds, ``Z`` or an offset), parsed by pendulum as Airflow does. A naive value is taken
+    as UTC, the vendors' own zone. Anything else (a duration such as ``P1D``, an interval, free
+    text) is refused with the value in the message."""
+    import pendulum
+    from pendulum.parsing.exceptions import ParserError
+
     if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise ConfigurationError(f"{what} must be an ISO 8601 date-time, got {value!r}") from None
-    else:
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{what} must be a datetime or an ISO 8601 string, got {value!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    text = value.strip()
+    if text.endswith("z"):  # RFC 3339 allows a lower-case zone letter; pendulum wants "Z"
+        text = text[:-1] + "Z"
+    try:
+        moment = pendulum.parse(text, tz="UTC", strict=True)
+    except (ParserError, ValueError):
+        moment = None
+    if not isinstance(moment, datetime):  # a Duration, an Interval, a bare Time or Date
+        raise ConfigurationError(f"{what} must be an ISO 8601 date-time, got {value!r}")
+    return moment
 
 
 def iso_utc(value: Any, what: str = "time") -> str:

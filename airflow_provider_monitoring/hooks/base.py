@@ -21,6 +21,8 @@ from airflow_provider_monitoring._http.retry import Call, RetryPolicy
 from airflow_provider_monitoring._http.settings import ApiSettings, VendorSpec, settings_from_connection
 from airflow_provider_monitoring._http.values import parse_time
 
+__all__ = ["MonitoringHook"]
+
 
 PROBE_TIMEOUT = 10.0
 # Clock skew allowed between us and a vendor when deciding what a lost create may have made.
@@ -33,6 +35,10 @@ class MonitoringHook(BaseHook):
     Nothing is read or sent in the constructor: the connection is resolved on first use, so a hook
     can be built at DAG parse time for free. Sync methods use one pooled ``requests.Session`` per
     hook; async methods run inside ``async with hook:`` on one aiohttp session for the whole block.
+
+    :param conn_id: The Airflow connection (each vendor's hook takes it as ``<vendor>_conn_id``).
+    :param timeout: Seconds per request, instead of the connection's ``timeout`` extra.
+    :param max_retries: Retries per request, instead of the connection's ``max_retries`` extra.
     """
 
     vendor: ClassVar[VendorSpec]

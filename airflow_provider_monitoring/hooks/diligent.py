@@ -1,7 +1,7 @@
 """Hook for the Diligent (godiligent.ai) monitoring API: merchant-website monitorings, their
 executions ("monitoring runs") and the alerts those raise.
 
-Every vendor quirk handled here is described in the API notes (api/diligent.md); the section
+Every vendor quirk handled here is described in the API notes (docs/vendors/diligent.md); the section
 numbers in the comments below (§1.4 and so on) refer to them.
 """
 
@@ -15,21 +15,23 @@ from urllib.parse import urlsplit
 from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.client import unexpected
 from airflow_provider_monitoring._http.errors import ApiError, ConfigurationError, NotFoundError
-from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
+from airflow_provider_monitoring.hooks.base import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import CursorPages, FirstSighting, items_of
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._waiting import ALERT, FAILED, RUNNING, SUCCESS, RunState, run_state
 from airflow_provider_monitoring._vendors import (
     DILIGENT,
+    DILIGENT_BULK_LIMIT as BULK_LIMIT,
     DILIGENT_CHECKS as CHECKS,
     DILIGENT_FREQUENCY_DAYS as FREQUENCY_DAYS,
     DILIGENT_SORT_BY as SORT_BY,
     DILIGENT_SORT_DIRECTIONS as SORT_DIRECTIONS,
 )
 
+__all__ = ["DiligentHook", "MonitoringNotFoundError"]
+
 
 PAGE_SIZE = 100  # the documented maximum of page_size (§1.4)
-BULK_LIMIT = 200  # bulk-create takes 1-200 items (§4)
 MAX_WINDOW = timedelta(days=60)  # /monitoring-executions refuses longer from/to ranges (§8)
 DEFAULT_LOOKBACK = timedelta(days=30)  # the API's own default when only `to` is known (§8)
 
@@ -264,7 +266,7 @@ def _remaining_count(body: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-# running_state -> the shared outcome while no execution has come (DESIGN.md, "Run outcome"):
+# running_state -> the shared outcome while no execution has come (docs/design.md, "Run outcome"):
 # FAILED fails the wait; anything else undocumented fails closed.
 RUNNING_STATES = {"IDLE": RUNNING, "RUNNING": RUNNING, "FAILED": FAILED}
 
@@ -303,6 +305,8 @@ class DiligentHook(MonitoringHook):
     The connection's host overrides the base URL (``https://api.sandbox.godiligent.ai`` for the
     vendor sandbox). Sync methods share one pooled session; the ``a``-prefixed async twins run inside
     ``async with hook:``.
+
+    :param diligent_conn_id: The Airflow connection to Diligent (API key in its password field).
     """
 
     vendor = DILIGENT

@@ -2,22 +2,20 @@
 
 Encrata documents its monitor endpoints twice, under ``/api`` (the endpoint pages) and under
 ``/api/agent`` (the index, the pagination page and the vendor SDKs); the connection extra
-``api_prefix`` picks the family. See the vendor notes, api/encrata.md, sections 2, 4, 10 and 11.
+``api_prefix`` picks the family. See the vendor notes, docs/vendors/encrata.md, sections 2, 4, 10 and 11.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from typing import IO, Any, AsyncIterator, Callable, Iterator, TypeVar
 
 from airflow_provider_monitoring._http.errors import ApiError, ConfigurationError, NotFoundError
-from airflow_provider_monitoring._http.hook import ListingLookup, MonitoringHook
+from airflow_provider_monitoring.hooks.base import ListingLookup, MonitoringHook
 from airflow_provider_monitoring._http.pagination import OffsetPages, items_of
 from airflow_provider_monitoring._http.retry import Call
-from airflow_provider_monitoring._export import current_umask
+from airflow_provider_monitoring._export import LocalDestination
 from airflow_provider_monitoring._http.values import choice, flag, non_empty_str, path_id, string_list
 from airflow_provider_monitoring._waiting import FAILED, RUNNING, SUCCESS, RunState, run_state
 from airflow_provider_monitoring._vendors import (
@@ -30,6 +28,8 @@ from airflow_provider_monitoring._vendors import (
     ENCRATA_SETTABLE_STATUSES as SETTABLE_STATUSES,
 )
 
+__all__ = ["EncrataHook", "RunNotFoundError"]
+
 T = TypeVar("T")
 
 STANDARD_PREFIX = "/api"
@@ -40,7 +40,7 @@ API_PREFIXES = ENCRATA_API_PREFIXES
 # outdated page, and the server still has the last word.
 PAGE_LIMIT = 100  # the documented maximum page size
 
-# Run status -> the shared outcome (DESIGN.md, "Run outcome"). The docs list pending/running/
+# Run status -> the shared outcome (docs/design.md, "Run outcome"). The docs list pending/running/
 # success/failed; the SDKs and examples also show queued and completed (§11.5). Changes found by a
 # run are data, not alerts, so no status maps to "alert". Anything else fails closed.
 RUN_OUTCOMES = {
@@ -61,6 +61,8 @@ class EncrataHook(MonitoringHook):
 
     Connection extras: ``api_prefix`` (``/api``, the default, or ``/api/agent``), ``timeout``,
     ``max_retries``.
+
+    :param encrata_conn_id: The Airflow connection to Encrata (API key in its password field).
     """
 
     vendor = ENCRATA
@@ -257,20 +259,11 @@ class EncrataHook(MonitoringHook):
         The file is written under a temporary name and renamed when complete, so a failed
         download leaves no half-written file behind.
         """
-        target = local_target(path)
+        target = LocalDestination(path)  # checked before any request
         monitor, run = path_id(monitor_id, "monitor_id"), path_id(run_id, "run_id")
-        handle, part = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".encrata-", suffix=".part")
-        try:
-            with os.fdopen(handle, "wb") as sink:
-                written = self._on_either_family(lambda prefix: self._download_csv(monitor, run, prefix, sink))
-            # mkstemp makes the file private (0600); the download gets the usual permissions.
-            os.chmod(part, 0o666 & ~current_umask())
-            os.replace(part, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(part)
-            raise
-        return {"path": target, "bytes": written}
+        with target.sink() as sink:
+            written = self._on_either_family(lambda prefix: self._download_csv(monitor, run, prefix, sink))
+        return {"path": target.path, "bytes": written}
 
     def list_results(self, monitor_type: str | None = None, changes_only: bool = False) -> Iterator[dict]:
         """Result records of every monitor, optionally filtered by type and to changed records."""
@@ -440,15 +433,4 @@ def old_new(value: Any) -> Any:
         return {"old": value[0], "new": value[1]}
     return value
 
-
-def local_target(path: Any) -> str:
-    """The download destination as a string, checked before any request is sent."""
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(os.fspath(path)).strip():
-        raise ConfigurationError(f"path must be a local file path, got {path!r}")
-    target = os.path.abspath(os.fspath(path))
-    if os.path.isdir(target):
-        raise ConfigurationError(f"path {target!r} is a directory; give a file name")
-    if not os.path.isdir(os.path.dirname(target)):
-        raise ConfigurationError(f"the directory of {target!r} does not exist")
-    return target
 

@@ -1,7 +1,7 @@
 """What every vendor's run operator does: choose the run (resume, reuse or start), push its id and
 link, wait, settle.
 
-Run tracking is durable (DESIGN.md, "Durable, never-twice runs"): the id of the run a task
+Run tracking is durable (docs/design.md, "Durable, never-twice runs"): the id of the run a task
 instance started is written to Airflow's task state store (Airflow >= 3.3, the store behind
 ``ResumableJobMixin``) before the wait, so a retry resumes exactly that run instead of paying for
 another or adopting someone else's.
@@ -18,10 +18,13 @@ from typing import Any, ClassVar, Sequence
 from airflow.sdk import BaseOperator, BaseOperatorLink, BaseXCom
 
 from airflow_provider_monitoring._http.values import choice
+from airflow_provider_monitoring._vendors import monitor_url
 from airflow_provider_monitoring._waiting import (
     ALERT, ON_ALERT, ON_ERROR, RUNNING, SUCCESS, RunState, default_deferrable, make_event, not_visible_until,
     settle, validate_event, wait_blocking,
 )
+
+__all__ = ["MonitorLink", "MonitoringOperator", "MonitoringRunOperator"]
 
 DEFAULT_TIMEOUT = 7 * 24 * 3600.0
 # The task state store key of the run a task instance started. Renaming it breaks the retries of
@@ -63,15 +66,27 @@ class RunSummary:
         return self.started is None or self.started >= moment - TIMESTAMP_PRECISION
 
 
-class MonitoringOperator(BaseOperator):
-    """Base of every operator of this provider: on Airflow >= 3.3 it fails without spending
-    retries on errors a retry cannot fix (MonitoringRetryPolicy), unless ``retry_policy`` is given
-    (``retry_policy=None`` turns it off)."""
+def templated(*values: Any) -> bool:
+    """Whether any value, or anything inside it, still holds a Jinja template. Arguments are
+    checked when the DAG is parsed unless templated, and always again once rendered."""
+    return any("{{" in text or "{%" in text for text in map(repr, values))
 
-    def __init__(self, **kwargs: Any):
+
+class MonitoringOperator(BaseOperator):
+    """Base of every operator of this provider. On Airflow >= 3.3 it fails without spending
+    retries on errors a retry cannot fix (MonitoringRetryPolicy), unless ``retry_policy`` is given
+    (``retry_policy=None`` turns it off).
+
+    :param conn_id: The Airflow connection to the vendor; each operator takes it under the vendor's
+        own keyword (``encrata_conn_id``, ``diligent_conn_id``, ``datafold_conn_id``) and keeps it
+        as ``conn_id``.
+    """
+
+    def __init__(self, *, conn_id: str, **kwargs: Any):
         from airflow_provider_monitoring.policies import default_retry_policy
 
         super().__init__(**default_retry_policy(kwargs))
+        self.conn_id = conn_id
 
 
 class MonitoringRunOperator(MonitoringOperator):
@@ -95,9 +110,8 @@ class MonitoringRunOperator(MonitoringOperator):
                  timeout: float | timedelta = DEFAULT_TIMEOUT, on_alert: str = "fail", on_error: str = "fail",
                  reuse_recent_run: float | timedelta | None = None, force_new_run: bool = False,
                  **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=conn_id, **kwargs)
         self.monitor_id = monitor_id
-        self.conn_id = conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.poll_interval = float(poll_interval)
@@ -129,7 +143,7 @@ class MonitoringRunOperator(MonitoringOperator):
         raise NotImplementedError
 
     def monitor_url(self, hook: Any) -> str:
-        raise NotImplementedError
+        return monitor_url(hook.settings.base_url, self.monitor_id)
 
     # ---- the shared part --------------------------------------------------------------------
 

@@ -11,17 +11,16 @@ from typing import Any, Sequence
 
 from airflow_provider_monitoring.operators.base import (
     DEFAULT_TIMEOUT, MonitoringOperator, MonitoringRunOperator, MonitorLink, RunSummary, run_time,
+    templated,
 )
+
+__all__ = ["DatafoldCreateMonitorOperator", "DatafoldMonitorLink", "DatafoldRunMonitorOperator", "DatafoldRunResultsOperator"]
 
 
 class DatafoldMonitorLink(MonitorLink):
     """The monitor in the Datafold app, on the connection's own host (US, EU or dedicated)."""
 
     name = "Datafold monitor"
-
-
-def monitor_url(base_url: str, monitor_id: Any) -> str:
-    return f"{base_url}/monitors/{monitor_id}"
 
 
 class DatafoldCreateMonitorOperator(MonitoringOperator):
@@ -32,15 +31,18 @@ class DatafoldCreateMonitorOperator(MonitoringOperator):
     and schema; ``datadiff.diff_type`` for diff; exactly one of ``query``/``test``; the ``type`` of
     metric, alert and notifications): at parse time when nothing in it is templated, and again once
     rendered. A Datafold 422 reports each field (``loc``) and message.
+
+    :param monitor_type: ``diff``, ``metric``, ``test`` or ``schema``.
+    :param spec: The documented create body of that type (templated).
+    :param datafold_conn_id: The Airflow connection to Datafold.
     """
 
     template_fields: Sequence[str] = ("spec",)
 
     def __init__(self, *, monitor_type: str, spec: dict, datafold_conn_id: str = "datafold_default", **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=datafold_conn_id, **kwargs)
         self.monitor_type, self.spec = monitor_type, spec
-        self.datafold_conn_id = datafold_conn_id
-        if "{{" not in repr(spec) and "{%" not in repr(spec):
+        if not templated(spec):
             self._check()
 
     def _check(self) -> None:
@@ -54,7 +56,7 @@ class DatafoldCreateMonitorOperator(MonitoringOperator):
         from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 
         self._check()
-        monitor_id = DatafoldHook(datafold_conn_id=self.datafold_conn_id).create_monitor(self.monitor_type, self.spec)
+        monitor_id = DatafoldHook(datafold_conn_id=self.conn_id).create_monitor(self.monitor_type, self.spec)
         self.log.info("created Datafold %s monitor %s", self.monitor_type, monitor_id)
         return monitor_id
 
@@ -78,6 +80,19 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
     returned may answer 404 for a moment (a documented race): the wait reads that as "not visible
     yet" for a few polls. When the deferred task is marked failed or cleared, the run's data diff
     is cancelled (``cancel_on_kill=False`` to leave it running).
+
+    :param monitor_id: The monitor to run (templated).
+    :param wait_for_completion: Wait for the verdict (default) or return right after starting the run.
+    :param on_alert: ``"fail"`` (default), ``"succeed"`` or ``"skip"`` when the run ends in alert.
+    :param accept_states: ``learning`` and/or ``skipped``, to count as success.
+    :param deferrable: Wait in the triggerer (default: Airflow's ``operators.default_deferrable``).
+    :param poll_interval: Seconds between reads of the run.
+    :param timeout: Seconds (or a timedelta) to wait in all.
+    :param force_new_run: Never take a run this task did not start.
+    :param reuse_recent_run: Seconds or a timedelta: use a run in progress, or one that ended ``ok``
+        and started no longer ago, instead of starting one.
+    :param cancel_on_kill: Cancel the run's data diff when a user stops the deferred task.
+    :param datafold_conn_id: The Airflow connection to Datafold.
     """
 
     vendor = "datafold"
@@ -97,7 +112,6 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
 
         run_outcomes(accept_states)  # only learning/skipped may be accepted: refused at parse time
         self.accept_states = tuple(accept_states)
-        self.datafold_conn_id = datafold_conn_id
 
     def make_hook(self):
         from airflow_provider_monitoring.hooks.datafold import DatafoldHook
@@ -132,8 +146,6 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
                                          accept_states=self.accept_states, not_found_until=not_found_until,
                                          cancel_on_kill=self.cancel_on_kill)
 
-    def monitor_url(self, hook: Any) -> str:
-        return monitor_url(hook.settings.base_url, self.monitor_id)
 
     def run_id_from(self, event: dict) -> int:
         return int(event["run_id"])
@@ -141,19 +153,23 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
 
 class DatafoldRunResultsOperator(MonitoringOperator):
     """A run's detail and, when it has a ``diff_id``, its data diff and the diff's summary:
-    returns ``{"run": {...}, "data_diff": {"diff": {...}, "summary": {...}} or None}``."""
+    returns ``{"run": {...}, "data_diff": {"diff": {...}, "summary": {...}} or None}``.
+
+    :param monitor_id: The monitor (templated).
+    :param run_id: The run (templated).
+    :param datafold_conn_id: The Airflow connection to Datafold.
+    """
 
     template_fields: Sequence[str] = ("monitor_id", "run_id")
 
     def __init__(self, *, monitor_id: int, run_id: int, datafold_conn_id: str = "datafold_default", **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=datafold_conn_id, **kwargs)
         self.monitor_id, self.run_id = monitor_id, run_id
-        self.datafold_conn_id = datafold_conn_id
 
     def execute(self, context: Any) -> dict:
         from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 
-        hook = DatafoldHook(datafold_conn_id=self.datafold_conn_id)
+        hook = DatafoldHook(datafold_conn_id=self.conn_id)
         run = hook.get_monitor_run(self.monitor_id, self.run_id)
         diff_id = run.get("diff_id")
         if diff_id is None:

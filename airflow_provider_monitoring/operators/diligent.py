@@ -8,13 +8,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from airflow_provider_monitoring.operators.base import MonitoringOperator
+from airflow_provider_monitoring._vendors import DILIGENT_BULK_LIMIT as BULK_LIMIT
+from airflow_provider_monitoring.operators.base import MonitoringOperator, templated
 
-BULK_LIMIT = 200  # the documented maximum of one bulk-create request
+__all__ = ["DiligentAlertsOperator", "DiligentBulkCreateMonitoringsOperator", "DiligentCreateMonitoringOperator"]
 
-
-def _templated(value: Any) -> bool:
-    return "{{" in repr(value) or "{%" in repr(value)
 
 
 class DiligentCreateMonitoringOperator(MonitoringOperator):
@@ -24,6 +22,18 @@ class DiligentCreateMonitoringOperator(MonitoringOperator):
     ``frequency`` in any case, ``expires_at`` at least one frequency period ahead). Idempotent
     under retries: if the website already has an active monitoring, its id is returned instead of
     creating (or failing on) a second one; ``if_exists="fail"`` fails instead.
+
+    :param website: The website's URL (templated).
+    :param checks: The risk checks to run (templated), each a documented check name.
+    :param frequency: ``weekly``, ``every_2_weeks`` (default), ``every_3_weeks`` or ``every_4_weeks``.
+    :param run_now: Run the first execution right away.
+    :param expires_at: When the monitoring ends (datetime or ISO 8601; templated), at least one
+        frequency period ahead.
+    :param external_id: Your own id for the monitoring (templated).
+    :param skip_duplicate: Ask Diligent not to fail when the site already has an active monitoring
+        (newest API versions); None leaves it out.
+    :param if_exists: ``"return"`` (default) the active monitoring of the same website, or ``"fail"``.
+    :param diligent_conn_id: The Airflow connection to Diligent.
     """
 
     template_fields: Sequence[str] = ("website", "checks", "external_id", "expires_at")
@@ -31,14 +41,13 @@ class DiligentCreateMonitoringOperator(MonitoringOperator):
     def __init__(self, *, website: str, checks: list[str], frequency: str = "every_2_weeks", run_now: bool = True,
                  expires_at: Any = None, external_id: str | None = None, skip_duplicate: bool | None = None,
                  if_exists: str = "return", diligent_conn_id: str = "diligent_default", **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=diligent_conn_id, **kwargs)
         from airflow_provider_monitoring._http.values import choice
 
         self.website, self.checks, self.frequency, self.run_now = website, checks, frequency, run_now
         self.expires_at, self.external_id, self.skip_duplicate = expires_at, external_id, skip_duplicate
         self.if_exists = choice(if_exists, ("return", "fail"), "if_exists")
-        self.diligent_conn_id = diligent_conn_id
-        if not _templated([website, checks, external_id, expires_at]):
+        if not templated([website, checks, external_id, expires_at]):
             self._request()
 
     def _request(self) -> dict:
@@ -51,7 +60,7 @@ class DiligentCreateMonitoringOperator(MonitoringOperator):
         from airflow_provider_monitoring.hooks.diligent import DiligentHook, site_key
 
         request = self._request()
-        hook = DiligentHook(diligent_conn_id=self.diligent_conn_id)
+        hook = DiligentHook(diligent_conn_id=self.conn_id)
         if self.if_exists == "return":
             wanted = site_key(request["website"])
             for monitoring in hook.list_monitorings(website=request["website"]):
@@ -68,17 +77,24 @@ class DiligentBulkCreateMonitoringsOperator(MonitoringOperator):
     requests of at most 200, with the same checks and settings for all. Websites already monitored
     are skipped, not failed on (``skip_duplicate``). Returns ``{"created": [{"id", "website"}],
     "duplicates": [website], "requested_at": ISO time}``; ``requested_at`` is a good
-    ``executed_after`` for a DiligentExecutionSensor waiting on the first execution."""
+    ``executed_after`` for a DiligentExecutionSensor waiting on the first execution.
+
+    :param websites: The websites' URLs (templated list).
+    :param checks: The risk checks every monitoring runs.
+    :param frequency: As for DiligentCreateMonitoringOperator.
+    :param run_now: Run the first executions right away.
+    :param expires_at: When the monitorings end (templated).
+    :param diligent_conn_id: The Airflow connection to Diligent.
+    """
 
     template_fields: Sequence[str] = ("websites",)
 
     def __init__(self, *, websites: Any, checks: list[str], frequency: str = "every_2_weeks", run_now: bool = True,
                  expires_at: Any = None, diligent_conn_id: str = "diligent_default", **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=diligent_conn_id, **kwargs)
         self.websites, self.checks, self.frequency = websites, checks, frequency
         self.run_now, self.expires_at = run_now, expires_at
-        self.diligent_conn_id = diligent_conn_id
-        if not _templated(websites):
+        if not templated(websites):
             self._items()
 
     def _items(self) -> list[dict]:
@@ -93,7 +109,7 @@ class DiligentBulkCreateMonitoringsOperator(MonitoringOperator):
         from airflow_provider_monitoring.hooks.diligent import DiligentHook
 
         items = self._items()
-        hook = DiligentHook(diligent_conn_id=self.diligent_conn_id)
+        hook = DiligentHook(diligent_conn_id=self.conn_id)
         requested_at = datetime.now(timezone.utc).isoformat()
         created: list[dict] = []
         duplicates: list[str] = []
@@ -112,24 +128,32 @@ class DiligentAlertsOperator(MonitoringOperator):
     """Lists alerts (of one monitoring or all, by execution time window and acknowledged state)
     and returns them, or writes them to ``output_path`` as JSON Lines and returns
     ``{"path", "records", "changed"}``. ``acknowledge=True`` then acknowledges exactly the alerts
-    returned, one request each, and no others."""
+    returned, one request each, and no others.
+
+    :param monitoring_id: Only alerts of this monitoring (templated); None for all.
+    :param only_unacknowledged: Only alerts not acknowledged yet (default).
+    :param execution_time_after: Only alerts of executions after this time (templated).
+    :param execution_time_before: Only alerts of executions before this time (templated).
+    :param acknowledge: Acknowledge exactly the alerts returned or written.
+    :param output_path: Write the alerts there as JSON Lines instead of returning them (templated).
+    :param diligent_conn_id: The Airflow connection to Diligent.
+    """
 
     template_fields: Sequence[str] = ("monitoring_id", "execution_time_after", "execution_time_before", "output_path")
 
     def __init__(self, *, monitoring_id: str | None = None, only_unacknowledged: bool = True,
                  execution_time_after: Any = None, execution_time_before: Any = None, acknowledge: bool = False,
                  output_path: Any = None, diligent_conn_id: str = "diligent_default", **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=diligent_conn_id, **kwargs)
         self.monitoring_id, self.only_unacknowledged = monitoring_id, only_unacknowledged
         self.execution_time_after, self.execution_time_before = execution_time_after, execution_time_before
         self.acknowledge, self.output_path = acknowledge, output_path
-        self.diligent_conn_id = diligent_conn_id
 
     def execute(self, context: Any) -> Any:
         from airflow_provider_monitoring._export import write_records
         from airflow_provider_monitoring.hooks.diligent import DiligentHook
 
-        hook = DiligentHook(diligent_conn_id=self.diligent_conn_id)
+        hook = DiligentHook(diligent_conn_id=self.conn_id)
         alerts = hook.list_alerts(monitoring_id=self.monitoring_id or None,
                                   only_unacknowledged=self.only_unacknowledged or None,
                                   execution_time_after=self.execution_time_after or None,

@@ -12,7 +12,10 @@ from typing import Any, Sequence
 
 from airflow_provider_monitoring.operators.base import (
     DEFAULT_TIMEOUT, MonitoringOperator, MonitoringRunOperator, MonitorLink, RunSummary, run_time,
+    templated,
 )
+
+__all__ = ["EncrataCreateMonitorOperator", "EncrataMonitorLink", "EncrataRunResultsOperator", "EncrataTriggerRunOperator"]
 
 
 class EncrataMonitorLink(MonitorLink):
@@ -21,17 +24,21 @@ class EncrataMonitorLink(MonitorLink):
     name = "Encrata monitor"
 
 
-def monitor_url(base_url: str, monitor_id: str) -> str:
-    # Encrata documents no dashboard URL scheme; its dashboard lives on the API's own host
-    # (encrata.com/api-keys is the documented key page), so monitors are linked under /monitors.
-    return f"{base_url}/monitors/{monitor_id}"
-
-
 class EncrataCreateMonitorOperator(MonitoringOperator):
     """Creates an Encrata monitor and returns its id (the XCom return value).
 
     Everything is checked before any request (monitor type, frequency, change detection, the data
     source, ``emails`` for an email monitor and ``targets`` for any other type); creating is free.
+
+    :param name: The monitor's name (templated).
+    :param monitor_type: ``email`` (default), ``phone``, ``domain``, ``ip``, ``company`` or ``darkweb``.
+    :param emails: The emails to watch, for an email monitor (templated).
+    :param targets: The targets to watch, for any other type (templated).
+    :param frequency: How often Encrata runs the monitor (a documented frequency), or None for its default.
+    :param change_detection: The documented change-detection mode, or None for the default.
+    :param data_source_type: Where the targets come from, when not listed here.
+    :param data_source_ref: The data source's reference (templated), with ``data_source_type``.
+    :param encrata_conn_id: The Airflow connection to Encrata.
     """
 
     template_fields: Sequence[str] = ("name", "emails", "targets", "data_source_ref")
@@ -40,13 +47,12 @@ class EncrataCreateMonitorOperator(MonitoringOperator):
                  targets: list[str] | None = None, frequency: str | None = None,
                  change_detection: str | None = None, data_source_type: str | None = None,
                  data_source_ref: str | None = None, encrata_conn_id: str = "encrata_default", **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=encrata_conn_id, **kwargs)
         self.name, self.monitor_type = name, monitor_type
         self.emails, self.targets = emails, targets
         self.frequency, self.change_detection = frequency, change_detection
         self.data_source_type, self.data_source_ref = data_source_type, data_source_ref
-        self.encrata_conn_id = encrata_conn_id
-        if not _templated(name, emails, targets, data_source_ref):
+        if not templated(name, emails, targets, data_source_ref):
             self._payload()  # bad arguments fail at parse time, where the author sees them first
 
     def _payload(self) -> dict:
@@ -59,7 +65,7 @@ class EncrataCreateMonitorOperator(MonitoringOperator):
         from airflow_provider_monitoring.hooks.encrata import EncrataHook
 
         self._payload()  # once more with the rendered values, still before any request
-        monitor = EncrataHook(encrata_conn_id=self.encrata_conn_id).create_monitor(
+        monitor = EncrataHook(encrata_conn_id=self.conn_id).create_monitor(
             self.name, monitor_type=self.monitor_type, emails=self.emails, targets=self.targets,
             frequency=self.frequency, change_detection=self.change_detection,
             data_source_type=self.data_source_type, data_source_ref=self.data_source_ref,
@@ -83,6 +89,16 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
     completed successfully no longer ago than this, is used instead of a new paid run.
     ``force_new_run=True`` never takes a run this task did not start (a retry still resumes its own).
     ``on_error="skip"`` skips instead of failing when the wait ends on an API error.
+
+    :param monitor_id: The monitor to run (templated).
+    :param wait_for_completion: Wait for the run to end (default) or return right after triggering it.
+    :param deferrable: Wait in the triggerer (default: Airflow's ``operators.default_deferrable``).
+    :param poll_interval: Seconds between reads of the run.
+    :param timeout: Seconds (or a timedelta) to wait in all.
+    :param force_new_run: Never take a run this task did not start.
+    :param reuse_recent_run: Seconds or a timedelta: use a run in progress, or one that succeeded no
+        longer ago, instead of paying for a new one.
+    :param encrata_conn_id: The Airflow connection to Encrata.
     """
 
     vendor = "encrata"
@@ -96,7 +112,6 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
         super().__init__(monitor_id=monitor_id, conn_id=encrata_conn_id, wait_for_completion=wait_for_completion,
                          deferrable=deferrable, poll_interval=poll_interval, timeout=timeout,
                          force_new_run=force_new_run, reuse_recent_run=reuse_recent_run, **kwargs)
-        self.encrata_conn_id = encrata_conn_id
 
     def make_hook(self):
         from airflow_provider_monitoring.hooks.encrata import EncrataHook
@@ -129,20 +144,6 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
                                  poll_interval=self.poll_interval, deadline=deadline,
                                  not_found_until=not_found_until)
 
-    def monitor_url(self, hook: Any) -> str:
-        return monitor_url(hook.settings.base_url, self.monitor_id)
-
-
-def _templated(*values: Any) -> bool:
-    """Whether any value still holds a Jinja template (checked again once rendered)."""
-    def has_template(value: Any) -> bool:
-        if isinstance(value, str):
-            return "{{" in value or "{%" in value
-        if isinstance(value, (list, tuple)):
-            return any(has_template(v) for v in value)
-        return False
-
-    return any(has_template(v) for v in values)
 
 
 class EncrataRunResultsOperator(MonitoringOperator):
@@ -156,6 +157,16 @@ class EncrataRunResultsOperator(MonitoringOperator):
     ``{"path", "records", "changed"}``; memory stays flat however many records there are.
     ``use_vendor_csv=True`` saves Encrata's own CSV export (``/results/download``) to a local
     ``output_path`` instead (its columns are Encrata's, and its record counts are not known).
+
+    :param monitor_id: The monitor (templated).
+    :param run_id: The run whose results to fetch (templated).
+    :param changes_only: Keep only records with changes.
+    :param output_path: Where to write the records (local path, ObjectStoragePath or URI; templated);
+        None returns them as XCom.
+    :param output_format: ``jsonl`` (default) or ``csv``.
+    :param use_vendor_csv: Save Encrata's own CSV export instead (local ``output_path``, csv).
+    :param max_xcom_records: The most records returned as XCom before the task asks for ``output_path``.
+    :param encrata_conn_id: The Airflow connection to Encrata.
     """
 
     template_fields: Sequence[str] = ("monitor_id", "run_id", "output_path")
@@ -163,7 +174,7 @@ class EncrataRunResultsOperator(MonitoringOperator):
     def __init__(self, *, monitor_id: str, run_id: str, changes_only: bool = False, output_path: Any = None,
                  output_format: str = "jsonl", use_vendor_csv: bool = False, max_xcom_records: int = 1000,
                  encrata_conn_id: str = "encrata_default", **kwargs: Any):
-        super().__init__(**kwargs)
+        super().__init__(conn_id=encrata_conn_id, **kwargs)
         from airflow_provider_monitoring._export import FORMATS
 
         if output_format not in FORMATS:
@@ -175,13 +186,12 @@ class EncrataRunResultsOperator(MonitoringOperator):
         self.output_path, self.output_format = output_path, output_format
         self.use_vendor_csv = use_vendor_csv
         self.max_xcom_records = max_xcom_records
-        self.encrata_conn_id = encrata_conn_id
 
     def execute(self, context: Any) -> Any:
         from airflow_provider_monitoring._export import collect_records, write_records
         from airflow_provider_monitoring.hooks.encrata import EncrataHook
 
-        hook = EncrataHook(encrata_conn_id=self.encrata_conn_id)
+        hook = EncrataHook(encrata_conn_id=self.conn_id)
         if self.use_vendor_csv:
             saved = hook.download_run_results(self.monitor_id, self.run_id, self.output_path)
             self.log.info("saved Encrata's CSV of run %s to %s (%d bytes)", self.run_id, saved["path"], saved["bytes"])

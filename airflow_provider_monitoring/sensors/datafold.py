@@ -6,6 +6,8 @@ from typing import Any, Sequence
 
 from airflow_provider_monitoring.sensors.base import MonitoringRunSensor
 
+__all__ = ["DatafoldMonitorRunSensor"]
+
 
 class DatafoldMonitorRunSensor(MonitoringRunSensor):
     """Waits until run ``run_id`` of monitor ``monitor_id`` ends and returns the run.
@@ -15,18 +17,34 @@ class DatafoldMonitorRunSensor(MonitoringRunSensor):
     ``learning`` (the anomaly model has no verdict yet) and ``skipped`` (the run did not execute)
     fail unless named in ``accept_states``, e.g. ``accept_states=("learning",)`` while a new metric
     monitor learns. A state Datafold adds later fails with its raw value.
+
+    :param monitor_id: The monitor (templated).
+    :param run_id: The run (templated).
+    :param accept_states: ``learning`` and/or ``skipped``, to count as success.
+    :param datafold_conn_id: The Airflow connection to Datafold.
+
+    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error`` and ``deferrable`` are those of
+    every sensor of this provider (see ``MonitoringRunSensor``).
     """
 
     vendor = "datafold"
+    template_fields: Sequence[str] = ("monitor_id", "run_id")
 
     def __init__(self, *, monitor_id: int, run_id: int, accept_states: Sequence[str] = (),
                  datafold_conn_id: str = "datafold_default", **kwargs: Any):
-        super().__init__(monitor_id=monitor_id, run_id=run_id, conn_id=datafold_conn_id, **kwargs)
+        super().__init__(conn_id=datafold_conn_id, **kwargs)
+        self.monitor_id = monitor_id
+        self.run_id = run_id
         from airflow_provider_monitoring.hooks.datafold import run_outcomes
 
         run_outcomes(accept_states)  # refuses anything but learning/skipped now, not mid-wait
         self.accept_states = tuple(accept_states)
-        self.datafold_conn_id = datafold_conn_id
+
+    def event_ids(self) -> tuple[Any, Any]:
+        return self.monitor_id, self.run_id
+
+    def subject(self) -> str:
+        return f"Datafold run {self.run_id} of monitor {self.monitor_id}"
 
     def make_hook(self):
         from airflow_provider_monitoring.hooks.datafold import DatafoldHook

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from airflow_provider_monitoring.sensors.base import MonitoringRunSensor
+
+__all__ = ["EncrataRunSensor"]
 
 
 class EncrataRunSensor(MonitoringRunSensor):
@@ -14,13 +16,28 @@ class EncrataRunSensor(MonitoringRunSensor):
     raw value is in the message); ``pending``/``queued``/``running`` keep waiting. With
     ``deferrable`` (default: Airflow's ``operators.default_deferrable``) the wait runs in the
     triggerer and holds no worker slot.
+
+    :param monitor_id: The monitor (templated).
+    :param run_id: The run (templated).
+    :param encrata_conn_id: The Airflow connection to Encrata.
+
+    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error`` and ``deferrable`` are those of
+    every sensor of this provider (see ``MonitoringRunSensor``).
     """
 
     vendor = "encrata"
+    template_fields: Sequence[str] = ("monitor_id", "run_id")
 
     def __init__(self, *, monitor_id: str, run_id: str, encrata_conn_id: str = "encrata_default", **kwargs: Any):
-        super().__init__(monitor_id=monitor_id, run_id=run_id, conn_id=encrata_conn_id, **kwargs)
-        self.encrata_conn_id = encrata_conn_id
+        super().__init__(conn_id=encrata_conn_id, **kwargs)
+        self.monitor_id = monitor_id
+        self.run_id = run_id
+
+    def event_ids(self) -> tuple[Any, Any]:
+        return self.monitor_id, self.run_id
+
+    def subject(self) -> str:
+        return f"Encrata run {self.run_id} of monitor {self.monitor_id}"
 
     def make_hook(self):
         from airflow_provider_monitoring.hooks.encrata import EncrataHook

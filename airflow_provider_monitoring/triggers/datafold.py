@@ -9,6 +9,8 @@ from airflow_provider_monitoring._waiting import RunState
 from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
+__all__ = ["DatafoldMonitorRunTrigger"]
+
 # on_kill has little time (Airflow gives it [triggerer] on_kill_timeout, 30 s by default): its
 # requests must be over within this, retry sleeps included.
 CANCEL_WITHIN = 20.0
@@ -21,25 +23,51 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
     any state Datafold adds later → failed with the raw value; or at the wall-clock ``deadline``
     (timeout), or on an API error.
 
-    ``not_found_until`` (epoch seconds): until then a 404 for the run means "not visible yet"
-    (Datafold's documented race right after ``POST /run``). ``cancel_on_kill``: when a user marks
-    or clears the deferred task, the run's data diff (diff monitors) is cancelled.
+    :param monitor_id: The monitor whose run is waited for.
+    :param run_id: The run.
+    :param datafold_conn_id: The Airflow connection to Datafold (its key is read in the triggerer).
+    :param poll_interval: Seconds between reads.
+    :param deadline: Wall-clock end of the wait, in epoch seconds (None: no end).
+    :param accept_states: ``learning`` and/or ``skipped``, to count as success.
+    :param not_found_until: Epoch seconds until which a 404 for the run means "not visible yet"
+        (Datafold's documented race right after ``POST /run``).
+    :param cancel_on_kill: When a user marks or clears the deferred task, cancel the run's data diff
+        (diff monitors).
     """
 
     vendor = "datafold"
-    conn_kwarg = "datafold_conn_id"
 
     def __init__(self, monitor_id: int, run_id: int, datafold_conn_id: str = "datafold_default",
                  poll_interval: float = 30.0, deadline: float | None = None, accept_states: Sequence[str] = (),
                  not_found_until: float | None = None, cancel_on_kill: bool = True):
-        super().__init__(monitor_id, run_id, datafold_conn_id, poll_interval, deadline, not_found_until)
+        super().__init__(datafold_conn_id, poll_interval, deadline)
+        self.monitor_id = monitor_id
+        self.run_id = run_id
         self.accept_states = list(accept_states)
+        self.not_found_until = not_found_until
         self.cancel_on_kill = cancel_on_kill
         self._diff_id: Any = None  # learnt from the polls, so on_kill needs one request, not two
 
-    def extra_kwargs(self) -> dict[str, Any]:
-        return {"accept_states": self.accept_states, "not_found_until": self.not_found_until,
-                "cancel_on_kill": self.cancel_on_kill}
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_monitoring.triggers.datafold.DatafoldMonitorRunTrigger",
+            {
+                "monitor_id": self.monitor_id,
+                "run_id": self.run_id,
+                "datafold_conn_id": self.conn_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "accept_states": self.accept_states,
+                "not_found_until": self.not_found_until,
+                "cancel_on_kill": self.cancel_on_kill,
+            },
+        )
+
+    def event_ids(self) -> tuple[Any, Any]:
+        return self.monitor_id, self.run_id
+
+    def subject(self) -> str:
+        return f"Datafold run {self.run_id} of monitor {self.monitor_id}"
 
     def make_hook(self) -> DatafoldHook:
         return DatafoldHook(datafold_conn_id=self.conn_id)
@@ -49,10 +77,6 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
         self._diff_id = state.run.get("diff_id", self._diff_id)
         return state
 
-    def link_for(self, base_url: str) -> str:
-        from airflow_provider_monitoring.operators.datafold import monitor_url
-
-        return monitor_url(base_url, self.monitor_id)
 
     async def on_kill(self) -> None:
         """Cancel the run's data diff (the one documented cancel call), on a session of its own,

@@ -71,7 +71,7 @@ def test_bad_extras_are_refused(connection, extra, message):
     ("sk-live-123\u00e9456", "a non-ASCII character at position 12"),
 ])
 def test_a_key_that_cannot_travel_in_a_header_is_refused_without_showing_it(api, connection, key, problem):
-    from tests._http.test_hook import AcmeHook
+    from tests.hooks.test_base import AcmeHook
 
     connection("acme_default", "acme", api.url, password=key)
     with pytest.raises(ConfigurationError) as info:

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from airflow_provider_monitoring._http.errors import AmbiguousRequestError, ConfigurationError, UnexpectedResponseError
-from airflow_provider_monitoring._http.hook import MonitoringHook
+from airflow_provider_monitoring.hooks.base import MonitoringHook
 from airflow_provider_monitoring._http.retry import Call
 from airflow_provider_monitoring._http.settings import VendorSpec
 from tests.conftest import API_KEY, Reply, closed_port_url

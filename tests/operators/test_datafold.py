@@ -1,12 +1,9 @@
-"""Datafold operators, sensor and trigger against the sandbox: the data-quality gate."""
+"""Datafold operators against the sandbox: the data-quality gate."""
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring.hooks.datafold import DatafoldHook
@@ -14,23 +11,9 @@ from airflow_provider_monitoring.operators.datafold import (
     DatafoldCreateMonitorOperator, DatafoldMonitorLink, DatafoldRunMonitorOperator, DatafoldRunResultsOperator,
 )
 from airflow_provider_monitoring.sandbox import OutcomeRule
-from airflow_provider_monitoring.sensors.datafold import DatafoldMonitorRunSensor
-from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
+from tests.datafold_specs import MANUAL_SPECS as SPECS
 from tests.standins import task_context
 
-NONE = {"type": "none"}
-SPECS = {
-    "diff": {"name": "orders diff", "schedule": NONE, "datadiff": {
-        "diff_type": "inmem", "primary_key": ["order_id"],
-        "dataset_a": {"connection_id": 11, "table": "PROD.SALES.ORDERS"},
-        "dataset_b": {"connection_id": 12, "table": "analytics.sales.orders"}}},
-    "metric": {"name": "orders rows", "schedule": NONE, "connection_id": 11,
-               "metric": {"type": "table", "table": "PROD.SALES.ORDERS", "metric": "row_count"},
-               "alert": {"type": "automatic", "sensitivity": 50}},
-    "test": {"name": "orders ids unique", "schedule": NONE, "connection_id": 11,
-             "test": {"type": "unique", "tables": [{"path": "PROD.SALES.ORDERS", "columns": ["order_id"]}]}},
-    "schema": {"name": "orders schema", "schedule": NONE, "connection_id": 11, "table": "PROD.SALES.ORDERS"},
-}
 BROKEN = {
     "diff": ({**SPECS["diff"], "datadiff": {**SPECS["diff"]["datadiff"], "diff_type": None}}, "diff_type"),
     "metric": ({**SPECS["metric"], "metric": {"table": "T", "metric": "row_count"}}, "metric.type"),
@@ -117,39 +100,6 @@ def test_results_bring_the_data_diff_of_a_diff_monitor(monitoring_sandbox):
     metric_run, _ = run(metric_id)
     plain = DatafoldRunResultsOperator(task_id="results", monitor_id=metric_id, run_id=metric_run).execute(task_context())
     assert plain["data_diff"] is None
-
-
-def test_the_trigger_serializes_without_the_key_and_waits_for_the_verdict(monitoring_sandbox):
-    import asyncio
-
-    monitor_id = create("metric")
-    run_id = DatafoldHook().run_monitor(monitor_id)
-    trigger = DatafoldMonitorRunTrigger(monitor_id, run_id, poll_interval=0.1, deadline=time.time() + 30,
-                                        accept_states=["learning"])
-    path, kwargs = trigger.serialize()
-    assert monitoring_sandbox.config.api_key not in json.dumps(kwargs)
-    assert DatafoldMonitorRunTrigger(**kwargs).serialize() == (path, kwargs)
-
-    async def fire():
-        return [event async for event in trigger.run()]
-
-    [event] = asyncio.run(fire())
-    assert event.payload["status"] == "success" and event.payload["vendor_state"] == "ok"
-
-
-def test_the_sensor_pokes_and_defers(monitoring_sandbox):
-    monitor_id = create("metric")
-    run_id = DatafoldHook().run_monitor(monitor_id)
-    sensor = DatafoldMonitorRunSensor(task_id="wait", monitor_id=monitor_id, run_id=run_id,
-                                      poll_interval=0.1, deferrable=False)
-    deadline = time.monotonic() + 10
-    while not (result := sensor.poke({})) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert result.xcom_value["state"] == "ok"
-    deferring = DatafoldMonitorRunSensor(task_id="wait", monitor_id=monitor_id, run_id=run_id, deferrable=True)
-    with pytest.raises(TaskDeferred) as deferred:
-        deferring.execute({})
-    assert isinstance(deferred.value.trigger, DatafoldMonitorRunTrigger)
 
 
 @pytest.mark.parametrize("on_error, outcome", [("fail", AirflowException), ("skip", AirflowSkipException)])

@@ -80,7 +80,7 @@ def test_deferrable_trigger_defers_after_pushing_the_run_id(monitoring_sandbox):
     assert trigger.deadline == pytest.approx(time.time() + 600, abs=5)
 
 
-# Retries that resume their own run: tests/operators/test_durable_runs.py.
+# Retries that resume their own run: tests/operators/test_base.py.
 
 
 def test_a_first_try_never_reattaches(monitoring_sandbox):

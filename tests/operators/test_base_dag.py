@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from tests.dag_runs import run_dags
+from tests.vendor_runs import RUN_POSTS
 
 DAGS = textwrap.dedent('''
     from datetime import timedelta
@@ -115,7 +116,7 @@ DAGS = textwrap.dedent('''
         build_not_found(vendor)
 ''')
 
-RUN_POSTS = {"encrata": "/encrata/api/monitors/*/run", "datafold": "/datafold/api/v1/monitors/*/run"}
+VENDORS = pytest.mark.parametrize("vendor", ["encrata", "datafold"])
 
 
 @pytest.fixture(scope="module")
@@ -123,36 +124,40 @@ def runs(tmp_path_factory):
     return run_dags(DAGS, tmp_path_factory.mktemp("durable"))
 
 
-@pytest.mark.parametrize("vendor", ["encrata", "datafold"])
-def test_a_try_that_dies_after_starting_its_run_costs_one_run(runs, vendor):
-    dag_id = f"dies_{vendor}"
+def log_of_success(runs, dag_id: str) -> str:
+    """The log of a DAG that must have succeeded (its tail tells why when it did not)."""
     log = runs.logs[dag_id]
     assert runs.states[dag_id] == "success", log[-3000:]
+    return log
+
+
+@VENDORS
+def test_a_try_that_dies_after_starting_its_run_costs_one_run(runs, vendor):
+    dag_id = f"dies_{vendor}"
+    log = log_of_success(runs, dag_id)
     assert len(runs.posts(dag_id, RUN_POSTS[vendor])) == 1
     assert "simulated worker death" in log
     assert f"resuming {vendor} run" in log
 
 
-@pytest.mark.parametrize("vendor", ["encrata", "datafold"])
+@VENDORS
 def test_a_run_that_failed_is_replaced_by_a_new_run_on_retry(runs, vendor):
     dag_id = f"failed_first_{vendor}"
-    log = runs.logs[dag_id]
-    assert runs.states[dag_id] == "success", log[-3000:]
+    log = log_of_success(runs, dag_id)
     assert len(runs.posts(dag_id, RUN_POSTS[vendor])) == 2
     assert f"{vendor} run" in log and "which an earlier try of this task started, ended" in log
     assert "starting a new run" in log
 
 
-@pytest.mark.parametrize("vendor", ["encrata", "datafold"])
+@VENDORS
 def test_reuse_recent_run_reuses_the_run_of_the_task_before(runs, vendor):
     dag_id = f"reuse_{vendor}"
-    log = runs.logs[dag_id]
-    assert runs.states[dag_id] == "success", log[-3000:]
+    log = log_of_success(runs, dag_id)
     assert len(runs.posts(dag_id, RUN_POSTS[vendor])) == 1
     assert f"reusing {vendor} run" in log
 
 
-@pytest.mark.parametrize("vendor", ["encrata", "datafold"])
+@VENDORS
 def test_a_404_fails_the_task_in_one_try_although_it_has_retries_left(runs, vendor):
     dag_id = f"not_found_{vendor}"
     assert runs.states[dag_id] == "failed"

@@ -4,7 +4,6 @@ sandbox): the run a try started is resumed from the task state store; a failed o
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -20,9 +19,10 @@ from airflow_provider_monitoring.operators.datafold import (
 from airflow_provider_monitoring.operators.encrata import EncrataTriggerRunOperator
 from airflow_provider_monitoring.sandbox import OutcomeRule
 from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
-from tests.standins import TaskStateStoreStandIn, task_context
+from tests.datafold_specs import MANUAL_METRIC_SPEC
+from tests.standins import TaskStateStoreStandIn, fire, task_context
+from tests.vendor_runs import RUN_POSTS
 
-RUN_POSTS = {"encrata": "/encrata/api/monitors/*/run", "datafold": "/datafold/api/v1/monitors/*/run"}
 FAILURE = {"encrata": "failed", "datafold": "error"}
 
 
@@ -47,9 +47,7 @@ def dying(operator_class):
 def new_monitor(vendor: str, name: str, tags: list[str] | None = None):
     if vendor == "encrata":
         return EncrataHook().create_monitor(name, monitor_type="domain", targets=["example.com"])["id"]
-    spec = {"name": name, "schedule": {"type": "none"}, "connection_id": 11, "tags": tags or [],
-            "metric": {"type": "table", "table": "PROD.SALES.ORDERS", "metric": "row_count"},
-            "alert": {"type": "automatic", "sensitivity": 50}}
+    spec = {**MANUAL_METRIC_SPEC, "name": name, "tags": tags or []}
     return DatafoldCreateMonitorOperator(task_id="c", monitor_type="metric", spec=spec).execute(task_context())
 
 
@@ -312,7 +310,7 @@ def test_the_deferred_wait_also_treats_a_run_not_visible_yet_as_running(monitori
     trigger = deferred.value.trigger
     assert trigger.not_found_until > time.time()
     classpath, kwargs = trigger.serialize()
-    event = asyncio.run(anext(DatafoldMonitorRunTrigger(**kwargs).run())).payload
+    event = fire(DatafoldMonitorRunTrigger(**kwargs))
     assert event["status"] == "success", event
     assert task.execute_complete(task_context(), event) == event["run"]["run_id"]
 
@@ -321,7 +319,7 @@ def test_a_run_that_never_becomes_visible_ends_the_wait_as_an_error_after_the_gr
     monitor_id = new_monitor("datafold", "orders")
     trigger = DatafoldMonitorRunTrigger(monitor_id, 987654, poll_interval=0.1, deadline=time.time() + 30,
                                         not_found_until=time.time() + 0.5)
-    event = asyncio.run(anext(trigger.run())).payload
+    event = fire(trigger)
     assert event["status"] == "error" and "HTTP 404" in event["message"]
     assert event["error"]["status"] == 404
     assert len(monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{monitor_id}/runs/987654")) > 1

@@ -7,13 +7,21 @@ BIN := $(VENV)/bin
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: test demo lock clean
+.PHONY: test demo airflow airflow-stop lock clean
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed
 	$(BIN)/python -m airflow_provider_monitoring.sandbox.demo example_dags --airflow-home .airflow/demo
+
+# A real Airflow (scheduler, triggerer, dag-processor, API server) on the sandbox, to explore in a
+# browser; Ctrl-C or `make airflow-stop` stops every process it started.
+airflow: $(VENV)/.installed
+	$(BIN)/python -m airflow_provider_monitoring.sandbox.stack example_dags --home .airflow/stack
+
+airflow-stop:
+	$(BIN)/python -m airflow_provider_monitoring.sandbox.stack stop --home .airflow/stack
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -5,13 +5,25 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 PACKAGE_NAME = "airflow-provider-monitoring"
+# The README, as the package index renders it. The same URL is [project.urls] Documentation in
+# pyproject.toml, which is where Airflow 3.3 reads the Providers page link from (the distribution's
+# Project-URL "Documentation"); "documentation-url" below says the same for any other reader.
+DOCUMENTATION_URL = f"https://pypi.org/project/{PACKAGE_NAME}/"
+# Shown in the empty Port field of the three connection forms (see _connection_type).
+PORT_PLACEHOLDER = "0 = the Base URL's port; Test on Airflow 3.3.2 needs 0"
 
 
 def _connection_type(vendor, hook_class: str, extra_fields: dict | None = None) -> dict:
     """One connection form. The API key is the connection's own password field, relabelled: it is
     masked in the form, encrypted at rest and redacted from logs, and it is the same field the
     JSON, URI and CLI forms fill (``"password": "KEY"``), so a key is never split between two
-    places. The extras are declared as conn-fields."""
+    places. The extras are declared as conn-fields.
+
+    Port stays visible: 0 or empty means the Base URL's own port (the hooks add a port only to a
+    URL without one). Airflow 3.3.2's Test button sends ``port: 0`` for a connection stored without
+    a port and its API then refuses the test as "a different destination" (fixed upstream in
+    apache/airflow#73298), so a connection made in this form needs a port stored, 0 will do, for
+    Test to work there; hiding the field would leave no way to store one from the UI."""
     fields = {
         **(extra_fields or {}),
         "timeout": {
@@ -31,9 +43,13 @@ def _connection_type(vendor, hook_class: str, extra_fields: dict | None = None) 
         "hook-name": vendor.name,
         "conn-fields": fields,
         "ui-field-behaviour": {
-            "hidden-fields": ["schema", "login", "port", "extra"],
+            "hidden-fields": ["schema", "login", "extra"],
             "relabeling": {"host": "Base URL", "password": "API key"},
-            "placeholders": {"host": vendor.default_host, "password": f"{vendor.name} API key"},
+            "placeholders": {
+                "host": vendor.default_host,
+                "password": f"{vendor.name} API key",
+                "port": PORT_PLACEHOLDER,
+            },
         },
     }
 
@@ -48,6 +64,7 @@ def get_provider_info() -> dict:
         "description": "Create monitors, trigger runs, wait for outcomes and fetch results "
         "from Encrata, Diligent and Datafold.",
         "versions": [__version__],
+        "documentation-url": DOCUMENTATION_URL,
         "connection-types": [
             _connection_type(
                 ENCRATA,

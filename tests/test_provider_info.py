@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.metadata
+import tomllib
+from pathlib import Path
 
 import pytest
 
-from airflow_provider_monitoring import __version__, get_provider_info
+from airflow_provider_monitoring import DOCUMENTATION_URL, PORT_PLACEHOLDER, __version__, get_provider_info
+
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 VENDORS = {
     "encrata": ("airflow_provider_monitoring.hooks.encrata.EncrataHook", "https://encrata.com"),
@@ -55,9 +59,27 @@ def test_connection_type_has_its_form(providers_manager, conn_type):
     behaviour = providers_manager.field_behaviours[conn_type]
     # The key is the (masked, encrypted) password field, shown as "API key".
     assert "password" not in behaviour["hidden_fields"]
-    assert {"login", "schema", "port", "extra"} <= set(behaviour["hidden_fields"])
+    assert {"login", "schema", "extra"} <= set(behaviour["hidden_fields"])
+    # Port is shown, so that a connection made in the form can store one: Airflow 3.3.2's Test
+    # button refuses a connection stored without a port (tests/test_connection_form.py).
+    assert "port" not in behaviour["hidden_fields"]
+    assert behaviour["placeholders"]["port"] == PORT_PLACEHOLDER
     assert behaviour["relabeling"] == {"host": "Base URL", "password": "API key"}
     assert behaviour["placeholders"]["host"] == default_host
+
+
+def test_documentation_url_is_the_one_the_providers_page_links_to(providers_manager):
+    declared = tomllib.loads(PYPROJECT.read_text())["project"]["urls"]["Documentation"]
+    assert declared == DOCUMENTATION_URL == get_provider_info()["documentation-url"]
+    assert DOCUMENTATION_URL.startswith("https://") and "airflow-provider-monitoring" in DOCUMENTATION_URL
+    # Airflow 3.3 fills "documentation-url" from the installed distribution's Project-URL
+    # "Documentation" (whatever get_provider_info says), and the Providers page links to it, or,
+    # without one, to an airflow.apache.org page that does not exist for this provider.
+    installed = importlib.metadata.metadata("airflow-provider-monitoring").get_all("Project-URL") or []
+    assert f"Documentation, {DOCUMENTATION_URL}" in installed, (
+        f"installed metadata has {installed}: reinstall the package (make test does) after editing pyproject.toml"
+    )
+    assert providers_manager.providers["airflow-provider-monitoring"].data["documentation-url"] == DOCUMENTATION_URL
 
 
 def test_encrata_form_offers_both_path_families(providers_manager):

@@ -1,7 +1,7 @@
 """``airflow-monitoring-sandbox``: serve the three emulated APIs until interrupted.
 
 Prints the ``AIRFLOW_CONN_*`` lines that point the default connections at it, ready to paste
-into a shell (or ``eval``).
+into a shell (or ``eval``). The options are described in docs/sandbox.md, "Starting it".
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import signal
 import sys
 import threading
 
-from airflow_provider_monitoring.sandbox.core import DEFAULT_API_KEY, FaultRule, OutcomeRule, SandboxConfig
+from airflow_provider_monitoring.sandbox.core import (
+    DEFAULT_API_KEY, DEFAULT_RULES, OUTCOME_WORDS, FaultRule, OutcomeRule, SandboxConfig,
+)
 from airflow_provider_monitoring.sandbox.server import Sandbox
 
 
@@ -29,8 +31,9 @@ def parse_outcome(text: str) -> OutcomeRule:
 
 
 def load_config_file(path: str) -> dict:
-    """A JSON file with any of: api_key, run_seconds, rules [{vendor, match, outcome, seconds}],
-    faults [{kind, method, path, status, retry_after, delay, times}]."""
+    """A JSON file with any of: api_key, run_seconds, state_file, rules [{vendor, match, outcome,
+    seconds}], default_rules (the same; [] for none), faults [{kind, method, path, status,
+    retry_after, delay, times}]."""
     with open(path) as handle:
         return json.load(handle)
 
@@ -44,20 +47,59 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         faults=[FaultRule(**fault) for fault in data.get("faults", [])],
         state_file=args.state_file or data.get("state_file"),
     )
+    if args.no_default_rules:
+        config.default_rules = []
+    elif "default_rules" in data:
+        config.default_rules = [OutcomeRule(**rule) for rule in data["default_rules"]]
     return config
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="airflow-monitoring-sandbox", description=__doc__.splitlines()[0])
+def rules_help() -> str:
+    """The epilog of --help: the rule syntax, each vendor's outcome words, the default rules."""
+    vendors = "\n".join(f"  {vendor:<9} {', '.join(words)} (any other word is {other})"
+                         for vendor, (words, other) in OUTCOME_WORDS.items())
+    defaults = "\n".join(f"  --outcome '{rule.flag()}'" for rule in DEFAULT_RULES)
+    return f"""\
+outcome rules (--outcome VENDOR:GLOB=OUTCOME[@SECONDS], repeatable):
+  When a run starts, the first rule whose VENDOR (encrata, diligent, datafold or *) is the run's
+  and whose GLOB (case-sensitive) fits one of the object's keys (id, name, website, external id,
+  tags, targets) decides how it ends (OUTCOME, in the vendor's words; empty: the vendor's
+  default) and how long it runs (SECONDS; default --run-seconds). Rules are tried in order: the
+  --config file's, then --outcome's, then the default rules; without a match a run ends in its
+  vendor's default outcome.
+
+  --outcome 'datafold:orders*=alert@5'   Datafold monitors named orders... alert after 5 s
+  --outcome '*:*=failed'                 every run of every vendor ends failed
+  --outcome 'encrata:*@bad.example=failed' --outcome 'diligent:*risky*=alert'
+  --outcome '*:slow*=@30'                only the duration: 30 s, the vendor's default outcome
+
+outcome words (the first is the vendor's default):
+{vendors}
+
+default rules (after yours; --no-default-rules drops them), which the example DAGs rely on:
+{defaults}
+
+Details: docs/sandbox.md in the provider's repository."""
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-monitoring-sandbox", description=__doc__.splitlines()[0],
+                                     epilog=rules_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8900, help="port (default 8900; 0 picks a free one)")
     parser.add_argument("--api-key", help=f"key every vendor accepts (default {DEFAULT_API_KEY!r})")
     parser.add_argument("--state-file", help="keep monitors and runs in this JSON file across restarts")
     parser.add_argument("--run-seconds", type=float, help="how long a run stays in progress (default 2)")
     parser.add_argument("--outcome", action="append", type=parse_outcome, metavar="VENDOR:GLOB=OUTCOME[@SECONDS]",
-                        help="how matching runs end, e.g. datafold:*=alert (repeatable; first match wins)")
-    parser.add_argument("--config", help="JSON file with rules and faults (see the README)")
-    args = parser.parse_args(argv)
+                        help="how matching runs end, e.g. datafold:*=alert (repeatable; first match wins; see below)")
+    parser.add_argument("--no-default-rules", action="store_true",
+                        help="leave out the default rules (below): only your rules decide")
+    parser.add_argument("--config", help="JSON file with settings, rules and faults (docs/sandbox.md)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = make_parser().parse_args(argv)
 
     try:
         sandbox = Sandbox(build_config(args), host=args.host, port=args.port).start()

@@ -1,5 +1,6 @@
-"""What the three vendor emulators share: configuration, outcome rules, faults, time, ids, state,
-and ``VendorApp``, the frame each vendor's API is built on.
+"""What the three vendor emulators share: configuration, outcome rules (and the default ones),
+faults, time, ids, state, and ``VendorApp``, the frame each vendor's API is built on, which also
+serves the read-only monitor pages the operators' links open (docs/sandbox.md, "Monitor pages").
 
 The sandbox serves all three vendors on one port, each under its own path prefix
 (``/encrata``, ``/diligent``, ``/datafold``), so one process backs the three connections.
@@ -10,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import hmac
+import html
 import json
 import os
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -30,12 +32,12 @@ DEFAULT_API_KEY = "sandbox-api-key"
 
 @dataclass
 class OutcomeRule:
-    """How runs of matching objects end.
+    """How runs of matching objects end (docs/sandbox.md, "Outcome rules").
 
-    ``vendor``: one of VENDORS or "*". ``match``: a glob tried against the object's id, name,
-    website and targets ("*" matches everything). ``outcome``: the terminal state, in the vendor's
-    own vocabulary (Encrata ``success``/``failed``, Diligent ``ok``/``alert``/``failed``, Datafold
-    ``ok``/``alert``/``error``/``cancelled`` or any string). ``seconds``: how long a run takes.
+    ``vendor``: one of VENDORS or "*". ``match``: a glob tried against the object's keys (id, name,
+    website, external id, targets, tags). ``outcome``: the end state in the vendor's own words
+    (``OUTCOME_WORDS``); None keeps the vendor's default. ``seconds``: how long a run takes; None
+    uses ``SandboxConfig.run_seconds``.
     """
 
     vendor: str = "*"
@@ -47,6 +49,11 @@ class OutcomeRule:
         if self.vendor not in ("*", vendor):
             return False
         return any(fnmatch.fnmatchcase(str(key), self.match) for key in keys if key is not None)
+
+    def flag(self) -> str:
+        """The rule as the command line writes it: ``VENDOR:GLOB=OUTCOME[@SECONDS]``."""
+        seconds = "" if self.seconds is None else f"@{self.seconds:g}"
+        return f"{self.vendor}:{self.match}={self.outcome or ''}{seconds}"
 
 
 @dataclass
@@ -75,22 +82,45 @@ class FaultRule:
         return fnmatch.fnmatchcase(request.method, self.method) and fnmatch.fnmatchcase(request.path, self.path)
 
 
-# Vendor-specific outcome words each emulator understands as "the default".
-DEFAULT_OUTCOMES = {"encrata": "success", "diligent": "ok", "datafold": "ok"}
+# Each vendor's outcome words, its default first, and what the emulator makes of any other word.
+OUTCOME_WORDS = {
+    "encrata": (("success", "completed", "failed"), "reported as is"),
+    "diligent": (("ok", "alert", "failed", "error"), "read as ok"),
+    "datafold": (("ok", "alert", "error", "cancelled", "learning", "skipped"), "served as is"),
+}
+DEFAULT_OUTCOMES = {vendor: words[0] for vendor, (words, _) in OUTCOME_WORDS.items()}
+
+# The rules every sandbox applies after its own (the example DAGs are written against them): names
+# containing "alert demo" end in alert, "fail demo" in the vendor's failure word; Diligent websites,
+# which hold no space, say "alert-demo" and "fail-demo".
+DEFAULT_RULES = (
+    OutcomeRule("*", "*alert demo*", "alert"),
+    OutcomeRule("diligent", "*alert-demo*", "alert"),
+    OutcomeRule("encrata", "*fail demo*", "failed"),
+    OutcomeRule("diligent", "*fail demo*", "failed"),
+    OutcomeRule("diligent", "*fail-demo*", "failed"),
+    OutcomeRule("datafold", "*fail demo*", "error"),
+)
+
+
+def default_rules() -> list[OutcomeRule]:
+    return [replace(rule) for rule in DEFAULT_RULES]  # copies: a config may change its own
 
 
 @dataclass
 class SandboxConfig:
     api_key: str = DEFAULT_API_KEY
     run_seconds: float = 2.0  # how long a run stays in progress unless a rule says otherwise
-    rules: list[OutcomeRule] = field(default_factory=list)
+    rules: list[OutcomeRule] = field(default_factory=list)  # yours: tried first
     faults: list[FaultRule] = field(default_factory=list)
     state_file: str | None = None
+    default_rules: list[OutcomeRule] = field(default_factory=default_rules)  # tried after ``rules``; [] for none
 
     def outcome(self, vendor: str, *keys: Any) -> tuple[str, float]:
-        """The first matching rule's (outcome, seconds), else the vendor default."""
+        """The first matching rule's (outcome, seconds), ``rules`` before ``default_rules``, else
+        the vendor default."""
         names = [str(k) for k in keys if k is not None]
-        for rule in self.rules:
+        for rule in [*self.rules, *self.default_rules]:
             if rule.applies(vendor, names):
                 outcome = rule.outcome or DEFAULT_OUTCOMES[vendor]
                 return outcome, self.run_seconds if rule.seconds is None else rule.seconds
@@ -127,6 +157,23 @@ class Context:
 
 def json_reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(data, status=status, headers=headers)
+
+
+def esc(value: Any) -> str:
+    """Text for HTML: every value on a page is escaped (names come from users); None reads "-"."""
+    return "-" if value is None else html.escape(str(value))
+
+
+PAGE_STYLE = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+              "th,td{text-align:left;padding:.2em .8em;border-bottom:1px solid #ddd}")
+
+
+def html_reply(title: str, body: str, status: int = 200) -> web.Response:
+    page = (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>\n"
+            f"<style>{PAGE_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
+    # Nothing on the page runs or loads: the policy makes sure, whatever a name holds.
+    headers = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'", "Cache-Control": "no-store"}
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8", headers=headers)
 
 
 def error_body(path: str, status: int, message: str) -> dict[str, Any]:
@@ -223,6 +270,21 @@ class ApiFailure(Exception):
         self.status, self.detail, self.headers, self.extra = status, detail, headers, extra
 
 
+@dataclass
+class MonitorPage:
+    """What a vendor shows on a monitor's HTML page: its ``name``, ``facts`` (label, value) such as
+    its type, and ``runs`` newest first, each (run id, state, triggered, started, finished) as the
+    vendor's API writes them (None: not yet)."""
+
+    name: str
+    facts: list[tuple[str, Any]]
+    runs: list[tuple[Any, ...]]
+
+
+MONITOR_PAGE = "monitor_page"  # the route name of the page, which the key check lets through
+RUN_COLUMNS = ("run", "state", "triggered", "started", "finished")
+
+
 class VendorApp:
     """One vendor's emulated API, served under ``/<vendor>``; a vendor module subclasses it.
 
@@ -230,7 +292,8 @@ class VendorApp:
     ``ApiFailure``, aiohttp's unknown route or wrong method) in the vendor's error shape, reads
     JSON bodies, tells time by the sandbox clock, places a run in its phases from its timestamps
     and registers the routes. The subclass gives ``routes`` and, in the vendor's own words,
-    ``sent_key``, ``refusal``, ``error_body`` and ``body_failure``.
+    ``sent_key``, ``refusal``, ``error_body`` and ``body_failure``; a vendor whose operators link to
+    ``<base url>/monitors/<id>`` gives ``monitor_page`` and the base serves that page (GET, no key).
     """
 
     vendor: str
@@ -240,6 +303,7 @@ class VendorApp:
     # last at 1.0); once the whole duration has passed the run is "done".
     phases: tuple[tuple[str, float], ...] = ()
     head_on_get = True  # aiohttp's default: a GET route answers HEAD too
+    monitor_pages = False  # whether ``monitor_page`` is given (the operators' monitor link)
 
     def __init__(self, context: Context):
         self.context = context
@@ -255,6 +319,8 @@ class VendorApp:
                 app.router.add_get(path, handler, allow_head=self.head_on_get)
             else:
                 app.router.add_route(method, path, handler)
+        if self.monitor_pages:  # GET only (a browser's request); HEAD and the rest get the API's answers
+            app.router.add_get("/monitors/{monitor_id}", self.show_monitor_page, allow_head=False, name=MONITOR_PAGE)
         return app
 
     @property
@@ -281,7 +347,8 @@ class VendorApp:
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
-            self.check_key(request)
+            if not (request.method == "GET" and request.match_info.route.name == MONITOR_PAGE):
+                self.check_key(request)  # a browser following a monitor link sends no key
             return await handler(request)
         except ApiFailure as failure:
             return self.failure_reply(request, failure)
@@ -332,6 +399,30 @@ class VendorApp:
     def body_failure(self, error: ValueError | None) -> ApiFailure:
         """The vendor's answer to a body that is missing (``error`` None) or not JSON."""
         raise NotImplementedError
+
+    # ---- the monitor page (read-only HTML, for the operators' monitor link)
+
+    def monitor_page(self, monitor_id: str) -> MonitorPage | None:
+        """The page of the monitor ``monitor_id`` (as the URL gives it), or None when there is none."""
+        raise NotImplementedError
+
+    async def show_monitor_page(self, request: web.Request) -> web.Response:
+        monitor_id = request.match_info["monitor_id"]
+        page = self.monitor_page(monitor_id)
+        what = f"{self.vendor.capitalize()} monitor {monitor_id}"
+        if page is None:
+            body = f"<h1>Not found</h1>\n<p>The sandbox has no {esc(what)}.</p>"
+            return html_reply(f"{what}: not found", body, 404)
+        facts = "".join(f"<tr><th>{esc(label)}</th><td>{esc(value)}</td></tr>" for label, value in page.facts)
+        if page.runs:
+            head = "".join(f"<th>{name}</th>" for name in RUN_COLUMNS)
+            rows = "".join("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in run) + "</tr>\n" for run in page.runs)
+            runs = f"<table class=runs>\n<tr>{head}</tr>\n{rows}</table>"
+        else:
+            runs = "<p>No runs yet.</p>"
+        body = (f"<h1>{esc(page.name)}</h1>\n<p>{esc(what)} in the offline sandbox (read-only).</p>\n"
+                f"<table>{facts}</table>\n<h2>Runs, newest first</h2>\n{runs}")
+        return html_reply(f"{what}: {page.name}", body)
 
     # ---- time
 

@@ -1,53 +1,10 @@
 """Emulator of the Datafold REST API (classic contract, the vendor notes, docs/vendors/datafold.md §1-§4).
 
-Served under ``/datafold`` by the sandbox, so a connection whose host is
-``http://127.0.0.1:<port>/datafold`` reaches ``/api/v1/...`` exactly as on ``app.datafold.com``.
-
-What is emulated (all under ``/api/v1``, auth ``Authorization: Key <key>``):
-
-- Monitors: list (``page``/``page_size`` default 20, ``tags`` comma-separated, matched as OR,
-  ``order_by`` id/name/last_triggered/last_run/created_by, ``sort_order`` default desc; with no
-  ``order_by`` the order is id), get (schedule, alert, notifications, the flattened ``dataset``
-  entries; like the real API, never the ``datadiff`` config), create for diff/metric/test/schema
-  (``{"id": int}``, ids increasing), PATCH ``/{id}/update`` (``type`` must be the monitor's type;
-  partial; lists replace, null clears), DELETE (its runs go with it, its data diffs stay), PUT
-  ``/{id}/toggle`` ``{"enabled": bool}``, POST ``/{id}/run`` (``{"run_id": int}``; a disabled
-  monitor can still be run by hand). Update, delete and toggle bodies are unspecified (§9.7);
-  the sandbox answers ``{"id": ...}`` (toggle adds ``enabled``).
-- Runs: list (``page``/``page_size`` default 10, newest first, ``start_time``/``end_time``
-  inclusive on the trigger time) and get (``run_id, monitor_id, state, warnings, error, diff_id,
-  started_at``). A run is ``created`` for the first 10 % of its duration, ``queued`` until 25 %,
-  then ``checking`` (``started_at`` set), then its outcome. Duration and outcome come from
-  ``config.outcome("datafold", str(id), name, *tags)`` when the run is triggered and are stored on
-  the run; the state is computed from timestamps when read. Outcomes: ``ok`` (default), ``alert``,
-  ``error`` (with an ``error`` message), ``cancelled``, ``learning``/``skipped`` (with a warning),
-  or any other string, served as is.
-- Data diffs: a diff monitor's run gets a ``diff_id`` at once; ``/datadiffs/{id}``, ``/summary``
-  and ``/summary_results`` follow the run (``waiting``/``queued``/``processing``, then ``done``,
-  ``failed`` for ``error``, ``cancelled``), with synthetic statistics consistent with the outcome:
-  ``alert`` has differing rows (more than the monitor's alert threshold), anything else is identical.
-- Errors: 401 ``{"detail": str}`` for a missing or wrong key; 422 ``{"detail": [{"loc", "msg",
-  "type", "input"}]}`` (FastAPI/pydantic v2 shape) for bad bodies, query and path values (a
-  datadiff without ``diff_type`` gets loc ``["body", "datadiff"]``, "Unable to extract tag using
-  discriminator 'diff_type'"); 404 ``{"detail": str}`` for unknown ids and paths; 405 for methods
-  (HEAD included); a body that is not text, FastAPI's 400 "There was an error parsing the body".
-
-Documented variants, produced per monitor through its tags (so they can be set through the API,
-and seeded through the state file like everything else):
-
-- ``sandbox:null-state``: run list items carry ``"state": null`` until the run is checking (§9.2).
-- ``sandbox:late-run``: GET of a run answers 404 while the run is ``created`` (the race of §9.2).
-- ``sandbox:summary-success``: a finished diff's ``summary_results`` says ``"status": "success"``
-  (what the older SDK expects) instead of ``"done"`` (§4.3).
-
-and per state: ``state["datafold"]["settings"]["bad_key_status"] = 404`` (seed it in the state file)
-answers a bad key with 404 ``{"detail": "Not Found"}``, as Datafold did in data-diff issue #387 (§7).
-
-- Cancelling a diff (``POST /api/v1/datadiffs/{id}/cancel``) ends an unfinished diff and its run
-  ``cancelled`` at once and answers ``{id, status}``; a finished diff is left as it is.
-
-Not emulated: ``/api/v1/datadiffs`` list/create/patch, scheduled (non-manual) runs, data
-sources and integrations (their ids are taken on trust), the butterfly hosts' differences.
+Served under ``/datafold``, so a connection whose host is ``http://127.0.0.1:<port>/datafold``
+reaches ``/api/v1/...`` as on ``app.datafold.com``: monitors, runs whose state is computed from
+timestamps when read, the data diffs behind diff monitors, FastAPI's error shapes, and the
+documented variants switched on by monitor tags. What it serves, its variants and what it leaves
+out: docs/sandbox.md, "Datafold".
 """
 
 from __future__ import annotations
@@ -71,7 +28,9 @@ from airflow_provider_monitoring._vendors import (
     DATAFOLD_STANDARD_TEST_TYPES as TEST_TYPES,
     DATAFOLD_TABLE_METRICS as TABLE_METRICS,
 )
-from airflow_provider_monitoring.sandbox.core import ApiFailure, Route, VendorApp, epoch_seconds, json_reply
+from airflow_provider_monitoring.sandbox.core import (
+    ApiFailure, MonitorPage, Route, VendorApp, epoch_seconds, json_reply,
+)
 
 API = "/api/v1"
 
@@ -449,6 +408,7 @@ class DatafoldApp(VendorApp):
     # A run (and its diff) is created for the first 10 % of its duration, queued until 25 %, then checking.
     phases = (("created", 0.10), ("queued", 0.25), ("checking", 1.0))
     head_on_get = False  # FastAPI answers HEAD on a GET route with 405
+    monitor_pages = True
 
     def routes(self) -> list[Route]:
         return [
@@ -581,6 +541,21 @@ class DatafoldApp(VendorApp):
         return {**self.summary(monitor, now), "schedule": monitor["schedule"], "alert": alert,
                 "dataset": datasets_of(monitor), "description": monitor.get("description"),
                 "notifications": monitor.get("notifications") or []}
+
+    def monitor_page(self, monitor_id: str) -> MonitorPage | None:
+        monitor = self.monitors.get(monitor_id)
+        if monitor is None:
+            return None
+        now = self.now()
+        facts = [("type", monitor["monitor_type"]), ("enabled", "yes" if monitor["enabled"] else "no"),
+                 ("tags", ", ".join(monitor.get("tags") or ()) or None)]
+        runs = []
+        for run_id in reversed(monitor["run_ids"]):
+            run = self.runs[str(run_id)]
+            finished = run["created_ts"] + run["seconds"] if self.phase(run, now) == "done" else None
+            runs.append((run["run_id"], self.run_state(run, now), self.iso(run["created_ts"]),
+                         self.iso(self.started_ts(run, now)), self.iso(finished)))
+        return MonitorPage(monitor["name"], facts, runs)
 
     async def list_monitors(self, request: web.Request) -> web.Response:
         check = Checker()

@@ -17,23 +17,14 @@ import subprocess
 import sys
 import time
 
-from airflow_provider_monitoring.sandbox.core import OutcomeRule, SandboxConfig
+from airflow_provider_monitoring.sandbox.core import SandboxConfig
 from airflow_provider_monitoring.sandbox.server import Sandbox
 
 FAILURE_TAG = "failure-path"
 
-# The rules the example DAGs are written against: names containing "alert demo" end in alert,
-# "fail demo" in the vendor's failure word.
-DEMO_CONFIG = SandboxConfig(
-    run_seconds=1.0,
-    rules=[
-        OutcomeRule(vendor="*", match="*alert demo*", outcome="alert"),
-        OutcomeRule(vendor="diligent", match="*alert-demo*", outcome="alert"),  # websites have no spaces
-        OutcomeRule(vendor="encrata", match="*fail demo*", outcome="failed"),
-        OutcomeRule(vendor="diligent", match="*fail demo*", outcome="failed"),
-        OutcomeRule(vendor="datafold", match="*fail demo*", outcome="error"),
-    ],
-)
+# Short runs; the outcomes the example DAGs need come from the sandbox's default rules
+# (docs/sandbox.md, "Outcome rules").
+DEMO_CONFIG = SandboxConfig(run_seconds=1.0)
 
 
 def prepare_airflow(dag_folder: str, home: str) -> str:

@@ -1,77 +1,9 @@
 """Emulator of the Diligent (godiligent.ai) monitoring API, served under ``/diligent``.
 
-Follows the API notes (docs/vendors/diligent.md; the § numbers below refer to them). Emulated:
-
-- ``POST /monitorings`` (201), ``POST /monitorings/bulk-create`` (200, all-or-nothing),
-  ``GET /monitorings`` (cursor pages), ``DELETE /monitorings/{id}/deactivate`` (204, then 200),
-  ``GET /monitoring-executions`` (``from``/``to`` window of at most 60 days, default the last 30),
-  ``GET /monitoring-alerts`` (filters, ``unacknowledged_count``), ``POST /monitoring-alerts/acknowledge``.
-- Auth: ``X-API-KEY`` must equal the sandbox key, else 401 ``{"error": ...}``.
-- Errors: ``{"error": "..."}`` everywhere, except schema validation of a create (single or bulk)
-  and of the alert-listing query, which answer 400 ``{"errors": [{"path", "message", "code"}]}``
-  (OAS ``ValidationError``; the codes are Zod's, which that shape mirrors). Bulk duplicates
-  answer 400 ``{"error", "duplicates": [{"website", "index"}]}`` (a failed URL check lists the
-  items under ``invalid`` in the same form). Unknown ids and routes: 404.
-
-Executions. A monitoring created with ``run_now`` queues a run at once; scheduled runs follow every
-``frequency`` period after creation while the monitoring is active and unexpired (materialised
-lazily when a listing is read, so a state file seeded weeks back catches up). Each run's outcome
-and duration come from ``config.outcome("diligent", id, website, external_id)`` when the run is
-queued, and are stored on it. Until ``seconds`` have passed the monitoring's ``running_state`` is
-``RUNNING``; then:
-
-- ``ok`` (and any outcome word not named below): an execution with ``alert_count`` 0; ``IDLE``.
-- ``alert``: an execution with ``alert_count`` 1 and one alert whose ``failed_checks`` hold one
-  entry per requested check (``status`` "FAILED", ``method_used`` "AI") and whose
-  ``execution_result_id`` is the execution's ``id``; ``IDLE``.
-- ``failed`` (or ``error``): ``running_state`` ``FAILED`` and no execution item (a run that
-  errored produced no result, so nothing is listed and no alert is raised); the next run resets it.
-
-``last_execution`` is the newest finished run's ``execution_time`` (the same string as in the
-executions listing, so the two can be joined); ``next_run_at`` is the pending run's time while one
-runs, else the next scheduled one. Time is read lazily from timestamps: no background task.
-
-Choices where the notes say [UNKNOWN] (§13):
-- ``skip_duplicate: true`` on a duplicate answers 200 with the existing active monitoring;
-  deactivated and expired monitorings do not block re-creation (§7 hints so).
-- Websites are sanitised (scheme and host lowercased, a bare ``/`` path dropped, no fragment or
-  user info); duplicates and the ``website`` filter compare scheme-, case- and trailing-slash-
-  insensitively. Loopback, private and ``localhost`` hosts fail the "security check" with 400
-  ``{"error": "URL validation failed"}``.
-- ``GET /monitorings`` lists deactivated and expired monitorings too (``is_active`` false);
-  ``state`` plus ``website`` answers 400 ``{"error": ...}``.
-- Executions and alerts are listed newest first; ``from``/``to`` and the alert time filters are
-  inclusive; ``unacknowledged_count`` counts every open alert of the customer, unfiltered.
-  ``acknowledged`` and ``only_unacknowledged`` combine with AND.
-- Acknowledge: re-acknowledging is a 200 no-op; ``all`` must be ``true``. The single answer is
-  the documented ``{"success", "message"}``; the ``all`` answer is OAS's ``{"success", "message",
-  "unacknowledged_count"}`` where the count is what stays unacknowledged (0).
-- Cursors: ``next_token`` is standard Base64 of a DynamoDB-style key (``+``/``/``/``=`` included,
-  so clients must URL-encode it) naming the last item's sort key; pages are keyset-based and do
-  not shift when objects are added during a walk.
-
-Variants, all chosen in state (never by a query parameter or a config knob):
-- Per monitoring: an ``external_id`` starting with ``"camel:"`` makes its alerts render in the
-  older camelCase form (``monitoringId``, ``customerId``, ``executionResultId``,
-  ``failedChecks[].methodUsed``, ``executionTime``, ``createdAt``, ``externalId``;
-  ``acknowledged_at`` stays snake, as in that rendering).
-- Per account, seeded through the state file's ``{"diligent": {"settings": {...}}}``:
-  ``"rendering": "camel"`` emulates the older camelCase generation (query names ``pageSize``,
-  ``sortBy``, ``sortDirection``, ``onlyUnacknowledged``, ``executionTime_after``/``_before``,
-  with the snake names ignored; every alert camelCase; ``unacknowledgedCount``; acknowledge takes
-  ``alertId`` (``alert_id`` is still read) and answers ``updatedCount``);
-  ``"monitorings_listing": "array"`` makes ``GET /monitorings`` answer the bare JSON array of
-  every match (the OAS 200 schema) instead of ``{"items", "next_token"}``.
-
-State (``context.state["diligent"]``, JSON only, times in epoch milliseconds): ``customer_id``,
-``settings``, ``monitorings`` {id: record}, ``executions`` {id: run}, ``alerts`` {id: alert}.
-A seeded monitoring needs ``id``, ``website``, ``checks``, ``frequency``, ``is_active``,
-``expires_at``, ``created_at``, ``updated_at``, ``external_id``, ``next_start`` (the next scheduled
-run) and ``run_ids`` (usually ``[]``); missing top-level keys are filled in on first use.
-
-Not emulated: webhooks, ``/screen``, CDD, companies, name screening, 403, per-customer isolation
-(one customer per sandbox), ``execution_results`` beyond a guessed summary of the newest run, and
-faults (the root middleware injects those).
+Follows the API notes (docs/vendors/diligent.md; the § numbers in this module refer to them):
+monitorings, executions scheduled and run lazily from timestamps (no background task), alerts,
+cursor pages, and the older camelCase generation switched on in state. What it serves, the choices
+it makes where the notes say unknown, its state and what it leaves out: docs/sandbox.md, "Diligent".
 """
 
 from __future__ import annotations

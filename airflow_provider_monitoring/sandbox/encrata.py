@@ -1,68 +1,8 @@
-"""Emulator of the Encrata monitor API (see the vendor notes, docs/vendors/encrata.md), mounted under ``/encrata``.
+"""Emulator of the Encrata monitor API (the vendor notes, docs/vendors/encrata.md), served under ``/encrata``.
 
-What is served, under BOTH path families ``/api/...`` (the endpoint pages) and ``/api/agent/...``
-(the index, the pagination page and the vendor SDKs), including the operations the docs show under
-one family only (PATCH and CSV download also answer on ``/api/agent``, get and delete on ``/api``):
-
-- ``GET|POST /monitors``, ``GET|PATCH|DELETE /monitors/{id}``, ``POST /monitors/{id}/run``,
-  ``GET /monitors/{id}/runs``, ``GET /monitors/{id}/runs/{run_id}/results`` and its
-  ``/results/download`` (``text/csv``), ``GET /monitoring/runs`` and ``GET /monitoring/results``
-  (both filter by ``type``; results also by ``changes_only``); ``GET /api/health`` (no auth).
-- Auth: ``Authorization: Bearer <SandboxConfig.api_key>`` on every other request, else 401.
-- Errors: ``{"error": "..."}`` on ``/api/...`` paths, ``{"c": <status>, "m": "..."}`` on
-  ``/api/agent/...`` paths; 400 for validation, 401, 402 (credits), 404 (unknown id or path), 405.
-- Create validates ``name``, ``monitor_type``, ``emails`` (email monitors) / ``targets`` (others),
-  ``frequency``, ``change_detection``, ``data_source_type``/``data_source_ref`` and answers 201.
-  PATCH takes ``name``, ``frequency``, ``change_detection``, ``status`` (``active``/``paused``) and
-  ``tracked_fields`` as a JSON-encoded *string* (the documented form); anything else is a 400.
-- Runs: a trigger answers 202 ``{"run_id", "status": "running", "message"}`` (paused monitors
-  are triggered too; a second trigger while a run is in progress starts a second run). A run is
-  ``pending`` for the first quarter of its duration, then ``running``, then its outcome. The outcome
-  and the duration come from ``SandboxConfig.outcome("encrata", monitor id, name, *targets)`` when
-  the run is created and are stored on the run; the status is computed from timestamps on every read.
-  Outcomes: ``success`` (default), ``completed`` (the other documented success word), ``failed``,
-  or any other string, which is reported as-is (to test fail-closed waits). Runs are listed newest
-  first. Only ``success``/``completed`` runs have results.
-- Results: one record per target, ``email`` = the target, ``data`` = a small dict per monitor
-  type, ``changes`` = ``{field: {"old", "new"}}`` for about a third of the targets and null for the
-  rest, decided by a hash of the target (``target_profile``), so the same target always behaves the
-  same; ``tracked_fields`` (when not empty) limits which fields count as changes.
-- Pagination: ``limit`` (default 20, values above 100 are clamped to 100) and ``offset`` with
-  ``total``.
-
-Documented variants and how to produce them (no config knob or query parameter changes the API):
-
-- List monitors: a bare array on ``/api/monitors``, ``{"monitors": [...]}`` on
-  ``/api/agent/monitors`` (pick the family with the connection extra ``api_prefix``).
-- Run results: a bare array of every record on ``/api/...`` when neither ``limit`` nor ``offset``
-  is sent (the endpoint page); ``{"results": [...], "total": N}`` otherwise and always on
-  ``/api/agent`` (the pagination page). ``EncrataHook`` always sends limit/offset, so it gets the
-  wrapped form; a plain ``curl`` of the ``/api`` path gets the bare array.
-- Run status ``completed`` instead of ``success``: an ``OutcomeRule("encrata", match, "completed")``.
-- The rest are toggles in the vendor state, ``state["encrata"]["variants"]``, read on every
-  request, so they can be seeded through the sandbox state file (``SandboxConfig.state_file``,
-  ``{"encrata": {"variants": {...}}}``) or changed in a running sandbox's state:
-  ``id_style`` ``"uuid"`` (default) | ``"prefixed"`` (``mon_...``/``run_...`` ids, as the
-  pagination page and the SDK README show); ``trigger_status`` ``"running"`` (default) |
-  ``"queued"`` (the SDK mock's trigger answer); ``changes_style`` ``"object"`` (default,
-  ``{"old","new"}``) | ``"pair"`` (``[old, new]``, the SDK mock); ``delete_status`` ``204``
-  (default, empty body) | ``200`` (a ``{"status": "deleted", "id"}`` body).
-- Credits: ``state["encrata"]["credits"]`` is the balance; null or absent (the default) means
-  unlimited. With a number, a trigger costing more than the balance (1 credit per target) answers
-  402 ``Insufficient credits``, and each accepted trigger is deducted.
-- Contact lists (``data_source_type: "list"``) are not served as endpoints; seed them as
-  ``state["encrata"]["lists"] = {"<list id>": {"name", "list_type", "targets": [...]}}``. A
-  monitor created from an unknown list id gets a 400.
-
-State layout (JSON only, saved after every change): ``monitors`` {id: monitor fields plus
-``targets`` and ``created_ts``}, ``runs`` {id: run record with ``outcome``, ``seconds``,
-``created_ts``, a ``seq`` number and a snapshot of the monitor's targets and type}, ``variants``,
-``credits``, ``lists``.
-
-Not emulated: scheduled runs (``next_run_at`` is computed, never acted upon), webhooks, rate
-limiting and its ``X-RateLimit-*`` headers, contact list and account endpoints, the compact-key
-``/v1/agent/lookup`` API, workspaces (one API key sees everything). Faults (429, 5xx, slow
-replies) come from the shared fault middleware, which answers in the family's own error shape.
+Both path families, runs whose status is computed from timestamps when read (no background task),
+synthetic results that are the same for the same target, and the documented variants switched on
+in state. What it serves, its variants, its state and what it leaves out: docs/sandbox.md, "Encrata".
 """
 
 from __future__ import annotations
@@ -87,7 +27,7 @@ from airflow_provider_monitoring._vendors import (
     ENCRATA_MONITOR_TYPES as MONITOR_TYPES,
     ENCRATA_SETTABLE_STATUSES as SETTABLE_STATUSES,
 )
-from airflow_provider_monitoring.sandbox.core import ApiFailure, Route, VendorApp, json_reply, one_of
+from airflow_provider_monitoring.sandbox.core import ApiFailure, MonitorPage, Route, VendorApp, json_reply, one_of
 
 FREQUENCY_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 91}
 UPDATABLE_FIELDS = ("name", "frequency", "change_detection", "status", "tracked_fields")
@@ -330,6 +270,7 @@ class EncrataApp(VendorApp):
     tables = ("monitors", "runs", "variants", "lists")
     # The first quarter of a run's duration reads "pending", the rest "running".
     phases = (("pending", 0.25), ("running", 1.0))
+    monitor_pages = True
 
     def routes(self) -> list[Route]:
         family = [
@@ -470,6 +411,18 @@ class EncrataApp(VendorApp):
         extra = {"run_id": run["id"], "monitor_id": run["monitor_id"], "monitor_name": run["monitor_name"],
                  "created_at": self.iso(completed) if completed else None}
         return [{**record, **extra} for record in self.records(run)]
+
+    def monitor_page(self, monitor_id: str) -> MonitorPage | None:
+        monitor = self.store["monitors"].get(monitor_id)
+        if monitor is None:
+            return None
+        facts = [("type", monitor["monitor_type"]), ("status", monitor["status"]),
+                 ("frequency", monitor["frequency"]), ("targets", len(monitor["targets"]))]
+        runs = []
+        for run in self.runs_newest_first(monitor_id):
+            status, started, completed = self.timeline(run)
+            runs.append((run["id"], status, self.iso(run["created_ts"]), self.iso(started), self.iso(completed)))
+        return MonitorPage(monitor["name"], facts, runs)
 
     # ---- handlers: monitors
 

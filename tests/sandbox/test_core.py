@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,7 +14,8 @@ import pytest
 import requests
 
 from airflow_provider_monitoring.sandbox import FaultRule, OutcomeRule, Sandbox, SandboxConfig
-from airflow_provider_monitoring.sandbox.__main__ import parse_outcome
+from airflow_provider_monitoring.sandbox.__main__ import build_config, main, make_parser, parse_outcome
+from airflow_provider_monitoring.sandbox.core import DEFAULT_RULES, OUTCOME_WORDS
 
 
 def test_connection_env_points_each_vendor_at_its_prefix():
@@ -32,6 +34,78 @@ def test_first_matching_outcome_rule_wins():
     assert config.outcome("datafold", "17", "orders row count") == ("alert", 0.1)
     assert config.outcome("encrata", "m1") == ("error", 3)
     assert SandboxConfig().outcome("diligent", "x") == ("ok", 2.0)
+
+
+@pytest.mark.parametrize("vendor, keys, outcome", [
+    ("datafold", ("17", "orders replica alert demo", "tag"), "alert"),
+    ("encrata", ("m1", "contacts alert demo"), "alert"),  # reported as is: Encrata has no alert word
+    ("diligent", ("id", "https://alert-demo.example.com", None), "alert"),
+    ("diligent", ("id", "https://fail-demo.example.com", None), "failed"),
+    ("diligent", ("id", "https://shop.example.com", "onboarding fail demo"), "failed"),
+    ("encrata", ("m1", "sensor fail demo"), "failed"),
+    ("datafold", ("17", "orders fail demo"), "error"),
+    ("datafold", ("17", "orders", "alert-demo"), "ok"),  # the hyphenated form is Diligent's alone
+    ("encrata", ("m1", "Alert Demo"), "success"),  # globs are case-sensitive
+])
+def test_the_default_rules_give_the_example_dags_their_outcomes(vendor, keys, outcome):
+    assert SandboxConfig(run_seconds=1).outcome(vendor, *keys) == (outcome, 1)
+
+
+def test_your_rules_come_before_the_default_rules_which_can_be_left_out():
+    mine = SandboxConfig(rules=[OutcomeRule("datafold", "*replica*", "ok", seconds=0.1)])
+    assert mine.outcome("datafold", "orders replica alert demo") == ("ok", 0.1)
+    assert mine.outcome("datafold", "other alert demo") == ("alert", 2.0)  # the defaults still follow
+    assert SandboxConfig(default_rules=[]).outcome("datafold", "orders replica alert demo") == ("ok", 2.0)
+    seconds_only = SandboxConfig(rules=[OutcomeRule(match="*", seconds=5)])
+    assert seconds_only.outcome("datafold", "x alert demo") == ("ok", 5)  # the first match decides both
+
+
+def test_each_config_has_its_own_copy_of_the_default_rules():
+    config = SandboxConfig()
+    config.default_rules[0].outcome = "error"
+    config.default_rules.clear()
+    assert SandboxConfig().default_rules == list(DEFAULT_RULES) and DEFAULT_RULES[0].outcome == "alert"
+
+
+def test_the_command_line_keeps_the_default_rules_after_its_own_unless_told_otherwise(tmp_path):
+    def config(*argv: str) -> SandboxConfig:
+        return build_config(make_parser().parse_args(list(argv)))
+
+    plain = config("--outcome", "datafold:*=ok")
+    assert plain.rules == [OutcomeRule("datafold", "*", "ok")] and plain.default_rules == list(DEFAULT_RULES)
+    assert config("--no-default-rules").default_rules == []
+    file = tmp_path / "sandbox.json"
+    file.write_text(json.dumps({"default_rules": [{"vendor": "encrata", "match": "x*", "outcome": "failed"}]}))
+    assert config("--config", str(file)).default_rules == [OutcomeRule("encrata", "x*", "failed")]
+    file.write_text(json.dumps({"default_rules": []}))
+    assert config("--config", str(file)).default_rules == []
+
+
+def test_help_lists_the_rule_syntax_the_outcome_words_and_the_default_rules(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    shown = capsys.readouterr().out
+    assert "VENDOR:GLOB=OUTCOME[@SECONDS]" in shown and "--outcome 'datafold:orders*=alert@5'" in shown
+    for vendor, (words, _) in OUTCOME_WORDS.items():
+        assert re.search(rf"^  {vendor} +{', '.join(words)} ", shown, re.M), vendor
+    for rule in DEFAULT_RULES:
+        assert f"--outcome '{rule.flag()}'" in shown
+        assert parse_outcome(rule.flag()) == rule  # what the help shows is what the flag reads
+    assert "--no-default-rules" in shown
+
+
+def test_a_plainly_started_sandbox_applies_the_default_rules(monitoring_sandbox):
+    """The pytest fixture as installed (no config override): a Datafold "alert demo" run alerts."""
+    api, headers = monitoring_sandbox.vendor_url("datafold") + "/api/v1/monitors", {"Authorization": "Key sandbox-api-key"}
+    body = {"name": "orders replica alert demo", "connection_id": 1, "schedule": {"type": "none"}}
+    monitor = requests.post(f"{api}/create/schema", json=body, headers=headers, timeout=5).json()
+    run = requests.post(f"{api}/{monitor['id']}/run", headers=headers, timeout=5).json()
+    deadline = time.monotonic() + 5
+    while (state := requests.get(f"{api}/{monitor['id']}/runs/{run['run_id']}", headers=headers,
+                                 timeout=5).json()["state"]) != "alert":
+        assert state in ("created", "queued", "checking") and time.monotonic() < deadline, state
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("fault, check", [

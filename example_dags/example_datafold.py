@@ -1,7 +1,7 @@
 """A Datafold data-quality gate: run a monitor, wait deferred, continue only on ``ok``.
 
 Two gates side by side: the orders row-count monitor passes and its downstream task runs; the
-replica diff (named "alert demo", which the demo's sandbox makes end in ``alert``) uses
+replica diff (named "alert demo", which the sandbox's default rules make end in ``alert``) uses
 ``on_alert="skip"``, so its downstream task is skipped rather than the DAG failing.
 """
 

@@ -1,7 +1,7 @@
 """Diligent end to end: onboard websites in bulk, wait (deferred) for the first execution of one,
 collect its alerts and acknowledge them.
 
-The demo's sandbox makes "alert-demo" websites raise alerts, so there is something to collect.
+The sandbox's default rules make "alert-demo" websites raise alerts, so there is something to collect.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ SPECS = {"diff": DIFF_SPEC, "metric": METRIC_SPEC, "test": TEST_SPEC, "schema": 
 
 # Small monitors that run only when asked (schedule {"type": "none"}), for the tests that start
 # their runs in the sandbox. Those tests pick outcomes by name: "*rows*" matches the metric one;
-# none of these names matches a rule of the demo's config ("*alert demo*", "*fail demo*").
+# none of these names matches a default rule of the sandbox ("*alert demo*", "*fail demo*").
 MANUAL_DIFF_SPEC = {
     "name": "orders diff",
     "schedule": {"type": "none"},

@@ -55,7 +55,7 @@ class Stack:
         self.home = home
         self.process = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_monitoring.sandbox.stack", str(EXAMPLES),
-             "--home", str(home), "--port", "0", "--run-seconds", "6"],
+             "--home", str(home), "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         )
         self.url = self._wait_for_the_ui()

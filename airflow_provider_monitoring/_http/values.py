@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Collection, Iterable
 from urllib.parse import quote
 
@@ -76,12 +76,15 @@ def parse_time(value: Any, what: str = "time") -> datetime:
     if text.endswith("z"):  # RFC 3339 allows a lower-case zone letter; pendulum wants "Z"
         text = text[:-1] + "Z"
     try:
-        moment = pendulum.parse(text, tz="UTC", strict=True)
+        # exact: a date stays a date and a time a time, so neither passes for a moment today.
+        moment = pendulum.parse(text, tz="UTC", strict=True, exact=True)
     except (ParserError, ValueError):
         moment = None
-    if not isinstance(moment, datetime):  # a Duration, an Interval, a bare Time or Date
+    if isinstance(moment, date) and not isinstance(moment, datetime) and _FULL_DATE.fullmatch(text):
+        return pendulum.datetime(moment.year, moment.month, moment.day, tz="UTC")  # a calendar day: its start
+    if not isinstance(moment, datetime):  # a Duration, an Interval, a bare Time, a partial date
         raise ConfigurationError(f"{what} must be an ISO 8601 date-time, got {value!r}")
-    return moment
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def iso_utc(value: Any, what: str = "time") -> str:
@@ -93,6 +96,7 @@ def iso_utc(value: Any, what: str = "time") -> str:
     return text + "Z"
 
 
+_FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 

@@ -99,6 +99,17 @@ class MonitoringRunOperator(MonitoringOperator):
     run. ``reuse_recent_run`` (seconds or timedelta) uses a run of the monitor that is in progress
     or succeeded no longer ago than that instead of starting one; ``force_new_run`` never takes a run
     this task did not start (a retry still resumes its own).
+
+    :param monitor_id: The monitor to run (templated).
+    :param conn_id: The Airflow connection (each vendor's operator takes ``<vendor>_conn_id``).
+    :param wait_for_completion: Wait for the run to end (default) or return once it started.
+    :param deferrable: Wait in the triggerer (default: Airflow's ``operators.default_deferrable``).
+    :param poll_interval: Seconds between reads of the run.
+    :param timeout: Seconds (or a timedelta) to wait in all.
+    :param on_alert: ``"fail"`` (default), ``"succeed"`` or ``"skip"``.
+    :param on_error: ``"fail"`` (default) or ``"skip"`` when the wait ends on an API error.
+    :param reuse_recent_run: Seconds or a timedelta (see above); None (default) never reuses.
+    :param force_new_run: Never take a run this task did not start.
     """
 
     vendor: ClassVar[str]

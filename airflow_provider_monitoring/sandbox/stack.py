@@ -25,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from airflow_provider_monitoring.sandbox.core import VENDORS, SandboxConfig
 from airflow_provider_monitoring.sandbox.server import Sandbox
@@ -35,11 +36,11 @@ PID_FILE = "stack.pid"
 
 
 def free_port(preferred: int) -> int:
-    """``preferred`` when nothing listens there, else any free port."""
+    """``preferred`` when nothing listens there (on any address), else any free port."""
     for port in (preferred, 0):
         with socket.socket() as sock:
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind(("0.0.0.0", port))
             except OSError:
                 continue
             return sock.getsockname()[1]
@@ -47,12 +48,18 @@ def free_port(preferred: int) -> int:
 
 
 def airflow_env(home: Path, dags: Path, port: int) -> dict[str, str]:
-    """The environment every Airflow process of the stack runs with: its own home and database,
-    the DAG folder, connection tests on, every user an admin (no login to type on loopback)."""
+    """The environment every Airflow process of the stack runs with: its own home, config and
+    database (never the user's), the DAG folder, connection tests on, and every user an admin so
+    there is no login to type, which is why everything listens on loopback only."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
+           if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_")) and key != "AIRFLOW_CONFIG"}
     env.update({
         "AIRFLOW_HOME": str(home),
+        "AIRFLOW_CONFIG": str(home / "airflow.cfg"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port(0)),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port(0)),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # Unpaused: the examples have no schedule, they run when triggered, without a switch to find.
@@ -86,31 +93,49 @@ def store_connections(sandbox: Sandbox, env: dict[str, str], home: Path) -> None
     path = home / "sandbox-connections.json"
     path.write_text(json.dumps(connections))
     airflow = [sys.executable, "-m", "airflow"]
-    with open(home / "stack.log", "a") as log:
-        for command in (["db", "migrate"], ["connections", "import", "--overwrite", str(path)]):
-            done = subprocess.run(airflow + command, env=env, stdout=log, stderr=log)
-            if done.returncode:
-                raise SystemExit(f"airflow {' '.join(command)} failed (exit {done.returncode}); see {home / 'stack.log'}")
-    path.unlink()  # it holds the (sandbox) key; the database has it now
+    try:
+        with open(home / "stack.log", "a") as log:
+            for command in (["db", "migrate"], ["connections", "import", "--overwrite", str(path)]):
+                done = subprocess.run(airflow + command, env=env, stdout=log, stderr=log)
+                if done.returncode:
+                    raise SystemExit(f"airflow {' '.join(command)} failed (exit {done.returncode}); "
+                                     f"see {home / 'stack.log'}")
+    finally:
+        path.unlink(missing_ok=True)  # it holds the (sandbox) key; the database has it now
 
 
-def wait_until_served(url: str, process: subprocess.Popen, within: float = READY_WITHIN) -> None:
+def check_connections(url: str) -> None:
+    """`connections import` exits 0 even when an entry was not stored: ask the API."""
+    for vendor in VENDORS:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/connections/{vendor}_default", timeout=10):
+                pass
+        except urllib.error.HTTPError as exc:
+            raise SystemExit(f"connection {vendor}_default was not stored (HTTP {exc.code})") from None
+
+
+def wait_until_served(url: str, process: subprocess.Popen, stopping: Callable[[], bool],
+                      within: float = READY_WITHIN) -> bool:
+    """True once Airflow serves ``url``; False when asked to stop first."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
+        if stopping():
+            return False
         if process.poll() is not None:
             raise SystemExit(f"airflow standalone exited (code {process.returncode}) before serving {url}")
         try:
             with urllib.request.urlopen(f"{url}/api/v2/version", timeout=2) as answer:
                 if answer.status == 200:
-                    return
+                    return True
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)
     raise SystemExit(f"Airflow did not serve {url} within {within:.0f} s")
 
 
-def stop_group(pgid: int, grace: float = GRACE) -> None:
-    """SIGTERM to the process group, then SIGKILL to whatever outlives the grace period."""
+def stop_group(pgid: int, leader: subprocess.Popen | None = None, grace: float = GRACE) -> None:
+    """SIGTERM to the process group, then SIGKILL to whatever outlives the grace period. The
+    group's leader, when it is our child, is reaped as it exits (a zombie still counts as alive)."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, sig)
@@ -118,6 +143,8 @@ def stop_group(pgid: int, grace: float = GRACE) -> None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
+            if leader is not None:
+                leader.poll()
             try:
                 os.killpg(pgid, 0)
             except ProcessLookupError:
@@ -127,28 +154,35 @@ def stop_group(pgid: int, grace: float = GRACE) -> None:
 
 def run(dags: Path, home: Path, port: int, run_seconds: float | None) -> int:
     home.mkdir(parents=True, exist_ok=True)
+    if running_runner(home) is not None:
+        raise SystemExit(f"a stack is already running from {home}; stop it with `make airflow-stop`")
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    # Before anything is started, so a Ctrl-C at any point stops what was started.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     port = free_port(port)
     env = airflow_env(home, dags, port)
     config = SandboxConfig() if run_seconds is None else SandboxConfig(run_seconds=run_seconds)
     with Sandbox(config, port=0) as sandbox:
         store_connections(sandbox, env, home)
+        if stopping:
+            return 0
         with open(home / "stack.log", "a") as log:
             # A session of its own: the whole tree (scheduler, its executor workers, triggerer,
             # dag-processor, API server) is one process group, stopped together.
             airflow = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True)
         (home / PID_FILE).write_text(f"{os.getpid()} {airflow.pid}\n")
-        stopping = False
-
-        def stop(*_: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         url = f"http://localhost:{port}"
         try:
-            wait_until_served(url, airflow)
+            if not wait_until_served(url, airflow, lambda: stopping):
+                return 0
+            check_connections(url)
             print(f"Airflow UI: {url}  (no login needed; trigger any example DAG with its play button)", flush=True)
             print(f"Sandbox:    {sandbox.url}  (connections encrata_default, diligent_default, datafold_default)",
                   flush=True)
@@ -158,18 +192,32 @@ def run(dags: Path, home: Path, port: int, run_seconds: float | None) -> int:
                 time.sleep(0.5)
         finally:
             print("stopping Airflow ...", flush=True)
-            stop_group(airflow.pid)
+            stop_group(airflow.pid, airflow)
             (home / PID_FILE).unlink(missing_ok=True)
     return 0
+
+
+def running_runner(home: Path) -> tuple[int, int] | None:
+    """(runner pid, Airflow's process group) of a stack still running from ``home``; a pid file
+    whose runner is gone, or whose pid now belongs to another program, does not count."""
+    pid_file = home / PID_FILE
+    try:
+        runner, airflow = (int(part) for part in pid_file.read_text().split())
+        command = Path(f"/proc/{runner}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return (runner, airflow) if b"airflow_provider_monitoring.sandbox.stack" in command else None
 
 
 def stop_running(home: Path) -> int:
     """Stop the stack started with ``home``: its runner first, then its Airflow process group."""
     pid_file = home / PID_FILE
-    if not pid_file.exists():
+    found = running_runner(home)
+    if found is None:
+        pid_file.unlink(missing_ok=True)
         print(f"no stack is running from {home}")
         return 0
-    runner, airflow = (int(part) for part in pid_file.read_text().split())
+    runner, airflow = found
     try:
         os.kill(runner, signal.SIGTERM)  # it stops Airflow itself and removes the pid file
     except ProcessLookupError:

@@ -38,6 +38,10 @@ class MonitoringRunTrigger(BaseTrigger):
     primitives only (ids, the connection id, the poll interval, a wall-clock deadline in epoch
     seconds), so its serialized form never holds the API key: the key is read from the connection
     inside the triggerer, without blocking the event loop.
+
+    :param conn_id: The Airflow connection (each vendor's trigger takes ``<vendor>_conn_id``).
+    :param poll_interval: Seconds between reads.
+    :param deadline: Wall-clock end of the wait, in epoch seconds (None: no end).
     """
 
     vendor: ClassVar[str]  # the event's "vendor" value

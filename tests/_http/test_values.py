@@ -30,7 +30,7 @@ def test_a_naive_datetime_is_taken_as_utc_and_an_aware_one_kept():
     assert parse_time(datetime(2026, 3, 1, 14, 30, tzinfo=plus_two)) == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("value", ["P1D", "soon", "2026-13-01T00:00:00Z", "", 1700000000, None])
+@pytest.mark.parametrize("value", ["P1D", "soon", "2026-13-01T00:00:00Z", "10:00", "2026", "2026-03", "", 1700000000, None])
 def test_anything_but_a_date_time_is_refused_with_the_value(value):
     with pytest.raises(ConfigurationError, match="start_time must be") as info:
         parse_time(value, "start_time")
@@ -40,3 +40,7 @@ def test_anything_but_a_date_time_is_refused_with_the_value(value):
 def test_times_are_sent_in_utc_with_z_and_milliseconds_only_when_there_are_some():
     assert iso_utc("2026-03-01T13:30:00+01:00") == "2026-03-01T12:30:00Z"
     assert iso_utc("2026-03-01T12:30:00.250000Z") == "2026-03-01T12:30:00.250Z"
+
+
+def test_a_calendar_day_is_its_start_in_utc():
+    assert parse_time("2026-03-01") == datetime(2026, 3, 1, tzinfo=UTC)

@@ -7,6 +7,8 @@ replica diff (named "alert demo", which the sandbox's default rules make end in 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import dag, task
 
@@ -36,6 +38,8 @@ REPLICA_DIFF = {
 }
 
 
+RETRY_ONCE = {"retries": 1, "retry_delay": timedelta(seconds=2)}
+
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False, tags=["example", "datafold"])
 def example_datafold():
     @task
@@ -44,13 +48,16 @@ def example_datafold():
         return table
 
     rows = DatafoldCreateMonitorOperator(task_id="create_row_count", monitor_type="metric", spec=ORDERS_ROW_COUNT)
+    # retries=1 costs nothing: a retry resumes the run its first try started (README, "Retries and
+    # crashes"), so Airflow 3.3.2's resume race (README, "Waiting for a run") cannot fail the gate.
     rows_gate = DatafoldRunMonitorOperator(task_id="gate_row_count", monitor_id=rows.output,
-                                           poll_interval=1, timeout=600, deferrable=True)
+                                           poll_interval=1, timeout=600, deferrable=True, **RETRY_ONCE)
     rows_gate >> publish.override(task_id="publish_orders")("PROD.SALES.ORDERS")
 
     replica = DatafoldCreateMonitorOperator(task_id="create_replica_diff", monitor_type="diff", spec=REPLICA_DIFF)
     replica_gate = DatafoldRunMonitorOperator(task_id="gate_replica_diff", monitor_id=replica.output,
-                                              on_alert="skip", poll_interval=1, timeout=600, deferrable=True)
+                                              on_alert="skip", poll_interval=1, timeout=600, deferrable=True,
+                                              **RETRY_ONCE)
     # The gate pushes its run id (key "run_id") before it waits, so the results can be read even
     # when the gate skipped on an alert.
     results = DatafoldRunResultsOperator(

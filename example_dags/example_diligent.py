@@ -6,6 +6,8 @@ The sandbox's default rules make "alert-demo" websites raise alerts, so there is
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import dag, task
 
@@ -33,6 +35,8 @@ def example_diligent():
     first_execution = DiligentExecutionSensor(
         task_id="first_execution",
         monitoring_id=monitoring_id,
+        retries=1,  # a retry waits for the same execution again (see README, "Waiting for a run")
+        retry_delay=timedelta(seconds=2),
         # The onboarding time: the first execution may come before this task starts.
         executed_after="{{ ti.xcom_pull(task_ids='onboard')['requested_at'] }}",
         on_alert="succeed",  # alerts are what this DAG is here to collect

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pendulum
@@ -61,6 +62,9 @@ def example_encrata():
     run = EncrataTriggerRunOperator(
         task_id="trigger_run",
         monitor_id=create.output,
+        # A retry resumes this task's own run, paying nothing more (README, "Retries and crashes").
+        retries=1,
+        retry_delay=timedelta(seconds=2),
         poll_interval=1,
         timeout=600,
         deferrable=True,

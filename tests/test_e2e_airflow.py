@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,9 @@ WAITING_TASKS = {
 SKIP_PATH = ("example_datafold", "gate_replica_diff")  # on_alert="skip" on an alerting diff
 LINKED_TASKS = {("example_datafold", "gate_row_count"), ("example_datafold", "gate_replica_diff"),
                 ("example_datafold_alert_fails", "gate"), ("example_encrata", "trigger_run")}
-UPSTREAM_RACE = ("the skip-path gate resumed and skipped, then Airflow applied a late report of its "
-                 "deferral and failed it: the upstream race apache/airflow#72716 / #71580")
+UPSTREAM_RACE = ("a resumed task was failed by a late executor report of its deferral: the upstream "
+                 "Airflow 3.3.2 race apache/airflow#72716 / #71580")
+RACE_LINE = "but the task instance's state attribute is"  # the scheduler's words when it happens
 
 
 class Stack:
@@ -137,17 +139,23 @@ def runs(stack):
             if run["state"] in ("success", "failed"):
                 states[dag_id] = run["state"]
         time.sleep(0.5)
-    tasks = {
-        (dag_id, ti["task_id"]): ti["state"]
+    instances = [
+        (dag_id, ti)
         for dag_id, run_id in run_ids.items()
         for ti in stack.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
-    }
-    return {"run_ids": run_ids, "states": states, "tasks": tasks, "links": links}
+    ]
+    tasks = {(dag_id, ti["task_id"]): ti["state"] for dag_id, ti in instances}
+    tries = {(dag_id, ti["task_id"]): ti["try_number"] for dag_id, ti in instances}
+    return {"run_ids": run_ids, "states": states, "tasks": tasks, "tries": tries, "links": links}
 
 
 def test_every_example_dag_ends_as_its_docs_say(stack, runs):
-    if runs["tasks"].get(SKIP_PATH) == "failed" and "state mismatch" in stack.log():
-        pytest.fail(UPSTREAM_RACE)
+    raced = RACE_LINE in stack.log()
+    if runs["states"] != EXPECTED and raced:
+        pytest.fail(f"{UPSTREAM_RACE}, and the example's retry did not recover it: {runs['tasks']}")
+    if raced:  # the examples' retries=1 resumed the recorded run: documented outcome, nothing paid twice
+        retried = sorted(key for key, tries in runs["tries"].items() if tries > 1 and key in WAITING_TASKS)
+        warnings.warn(f"{UPSTREAM_RACE}; recovered by a retry of {retried}", stacklevel=1)
     assert runs["states"] == EXPECTED, runs["tasks"]
     assert runs["tasks"][SKIP_PATH] == "skipped", runs["tasks"]
     assert runs["tasks"][("example_datafold", "publish_replica")] == "skipped"

@@ -175,10 +175,7 @@ class MonitoringRunOperator(MonitoringOperator):
         deadline = time.time() + self.timeout
         not_found_until = None if started_at is None else not_visible_until(started_at, self.poll_interval)
         if self.deferrable:
-            from airflow_provider_monitoring.triggers.base import held_until_settled
-
-            self.defer(trigger=held_until_settled(self.make_trigger(run_id, deadline, not_found_until)),
-                       method_name="execute_complete")
+            self.defer(trigger=self.make_trigger(run_id, deadline, not_found_until), method_name="execute_complete")
         event = wait_blocking(lambda: self.read_state(hook, run_id), vendor=self.vendor,
                               monitor_id=self.monitor_id, run_id=run_id, deadline=deadline,
                               poll_interval=self.poll_interval, not_found_until=not_found_until)

@@ -90,10 +90,7 @@ class MonitoringRunSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         # A wall-clock deadline: it still means the same moment after the triggerer restarts.
-        from airflow_provider_monitoring.triggers.base import held_until_settled
-
-        self.defer(trigger=held_until_settled(self.make_trigger(time.time() + self.timeout)),
-                   method_name="execute_complete")
+        self.defer(trigger=self.make_trigger(time.time() + self.timeout), method_name="execute_complete")
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         monitor_id, run_id = self.event_ids()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
 from typing import Any, AsyncIterator, ClassVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -14,19 +12,6 @@ from airflow_provider_monitoring._vendors import monitor_url
 from airflow_provider_monitoring._waiting import RunState, wait_for_run
 
 __all__ = ["MonitoringRunTrigger"]
-
-
-# How long after deferring a task its trigger may fire at the earliest. A run that ends within
-# seconds would otherwise resume the task while the worker that deferred it is still reporting,
-# and Airflow 3.3 then fails the resumed task ("state mismatch"; apache/airflow#72716, #71580).
-# The run is still read at once; only the event waits.
-SETTLE_SECONDS = 5.0
-
-
-def held_until_settled(trigger: MonitoringRunTrigger) -> MonitoringRunTrigger:
-    """``trigger``, about to be deferred to, holding its event back for SETTLE_SECONDS."""
-    trigger.fire_not_before = time.time() + SETTLE_SECONDS
-    return trigger
 
 
 class MonitoringRunTrigger(BaseTrigger):
@@ -47,10 +32,6 @@ class MonitoringRunTrigger(BaseTrigger):
     vendor: ClassVar[str]  # the event's "vendor" value
     # Until when (epoch seconds) a "not found" means "not visible yet"; set for a run just started.
     not_found_until: float | None = None
-    # Before when (epoch seconds) the event is held back: a task resumed while the worker that
-    # deferred it is still reporting the deferral is failed by Airflow 3.3's scheduler ("state
-    # mismatch", apache/airflow#72716 and #71580); see SETTLE_SECONDS.
-    fire_not_before: float | None = None
 
     def __init__(self, conn_id: str, poll_interval: float = 30.0, deadline: float | None = None):
         super().__init__()
@@ -94,8 +75,6 @@ class MonitoringRunTrigger(BaseTrigger):
                 poll_interval=self.poll_interval,
                 not_found_until=self.not_found_until,
             )
-        if self.fire_not_before is not None:
-            await asyncio.sleep(max(0.0, self.fire_not_before - time.time()))
         yield TriggerEvent(self.finish(event))
 
     async def on_kill(self) -> None:

@@ -28,8 +28,6 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
     :param datafold_conn_id: The Airflow connection to Datafold (its key is read in the triggerer).
     :param poll_interval: Seconds between reads.
     :param deadline: Wall-clock end of the wait, in epoch seconds (None: no end).
-    :param fire_not_before: Epoch seconds before which the event is held back (see
-        ``MonitoringRunTrigger``).
     :param accept_states: ``learning`` and/or ``skipped``, to count as success.
     :param not_found_until: Epoch seconds until which a 404 for the run means "not visible yet"
         (Datafold's documented race right after ``POST /run``).
@@ -41,10 +39,8 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
 
     def __init__(self, monitor_id: int, run_id: int, datafold_conn_id: str = "datafold_default",
                  poll_interval: float = 30.0, deadline: float | None = None, accept_states: Sequence[str] = (),
-                 not_found_until: float | None = None, cancel_on_kill: bool = True,
-                 fire_not_before: float | None = None):
+                 not_found_until: float | None = None, cancel_on_kill: bool = True):
         super().__init__(datafold_conn_id, poll_interval, deadline)
-        self.fire_not_before = fire_not_before
         self.monitor_id = monitor_id
         self.run_id = run_id
         self.accept_states = list(accept_states)
@@ -61,7 +57,6 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
                 "datafold_conn_id": self.conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "fire_not_before": self.fire_not_before,
                 "accept_states": self.accept_states,
                 "not_found_until": self.not_found_until,
                 "cancel_on_kill": self.cancel_on_kill,

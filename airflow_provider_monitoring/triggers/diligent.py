@@ -23,17 +23,13 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
     :param diligent_conn_id: The Airflow connection to Diligent (its key is read in the triggerer).
     :param poll_interval: Seconds between reads.
     :param deadline: Wall-clock end of the wait, in epoch seconds (None: no end).
-    :param fire_not_before: Epoch seconds before which the event is held back (see
-        ``MonitoringRunTrigger``).
     """
 
     vendor = "diligent"
 
     def __init__(self, monitoring_id: str, executed_after: str, diligent_conn_id: str = "diligent_default",
-                 poll_interval: float = 60.0, deadline: float | None = None,
-                 fire_not_before: float | None = None):
+                 poll_interval: float = 60.0, deadline: float | None = None):
         super().__init__(diligent_conn_id, poll_interval, deadline)
-        self.fire_not_before = fire_not_before
         self.monitoring_id = monitoring_id
         self.executed_after = executed_after
 
@@ -46,7 +42,6 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
                 "diligent_conn_id": self.conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "fire_not_before": self.fire_not_before,
             },
         )
 

@@ -23,8 +23,6 @@ class EncrataRunTrigger(MonitoringRunTrigger):
     :param encrata_conn_id: The Airflow connection to Encrata (its key is read in the triggerer).
     :param poll_interval: Seconds between reads.
     :param deadline: Wall-clock end of the wait, in epoch seconds (None: no end).
-    :param fire_not_before: Epoch seconds before which the event is held back (see
-        ``MonitoringRunTrigger``).
     :param not_found_until: Epoch seconds until which a run missing from the listing counts as not
         visible yet rather than as an error (the operator sets it for the run it just triggered).
     """
@@ -32,10 +30,8 @@ class EncrataRunTrigger(MonitoringRunTrigger):
     vendor = "encrata"
 
     def __init__(self, monitor_id: str, run_id: str, encrata_conn_id: str = "encrata_default",
-                 poll_interval: float = 30.0, deadline: float | None = None, not_found_until: float | None = None,
-                 fire_not_before: float | None = None):
+                 poll_interval: float = 30.0, deadline: float | None = None, not_found_until: float | None = None):
         super().__init__(encrata_conn_id, poll_interval, deadline)
-        self.fire_not_before = fire_not_before
         self.monitor_id = monitor_id
         self.run_id = run_id
         self.not_found_until = not_found_until
@@ -49,7 +45,6 @@ class EncrataRunTrigger(MonitoringRunTrigger):
                 "encrata_conn_id": self.conn_id,
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
-                "fire_not_before": self.fire_not_before,
                 "not_found_until": self.not_found_until,
             },
         )

@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_monitoring._waiting import TRANSIENT_POLLS
 from airflow_provider_monitoring.sandbox import FaultRule
 from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
-from tests.standins import fire, task_context
+from tests.standins import fire
 from tests.vendor_runs import DATAFOLD_RUN_PATH as RUN_PATH
 from tests.vendor_runs import start_datafold_run as started_run
 
@@ -64,22 +64,3 @@ def test_the_deadline_holds_while_the_http_layer_sleeps_out_a_retry_after(monito
     assert "at the deadline" in event["message"]
     assert time.monotonic() - started < 10  # not after the 30 s the vendor asked for
 
-
-def test_a_deferred_wait_holds_its_event_until_the_deferral_has_settled(monitoring_sandbox):
-    # A run that ends at once would resume the task while the worker that deferred it is still
-    # reporting the deferral, which Airflow 3.3 turns into a failure (apache/airflow#72716).
-    from airflow.sdk.exceptions import TaskDeferred
-
-    from airflow_provider_monitoring.operators.datafold import DatafoldRunMonitorOperator
-    from airflow_provider_monitoring.triggers.base import SETTLE_SECONDS
-
-    monitor_id, _ = started_run()
-    gate = DatafoldRunMonitorOperator(task_id="gate", monitor_id=monitor_id, deferrable=True, poll_interval=0.1)
-    with pytest.raises(TaskDeferred) as deferred:
-        gate.execute(task_context())
-    trigger = deferred.value.trigger
-    assert trigger.fire_not_before == pytest.approx(time.time() + SETTLE_SECONDS, abs=1.0)
-    trigger.fire_not_before = time.time() + 1.0  # shorter, to keep the test quick
-    started = time.monotonic()
-    assert fire(trigger)["status"] == "success"
-    assert time.monotonic() - started >= 0.9

@@ -35,7 +35,7 @@ def test_a_wait_with_no_execution_yet_names_no_run_and_says_what_it_waited_for(m
     ahead = "2099-01-01T00:00:00Z"  # no execution can come after this within the wait
     trigger = DiligentExecutionTrigger(monitoring_id, ahead, poll_interval=0.1, deadline=time.time() + 0.5)
     assert set(trigger.serialize()[1]) == {"monitoring_id", "executed_after", "diligent_conn_id",
-                                           "poll_interval", "deadline", "fire_not_before"}
+                                           "poll_interval", "deadline"}
     event = fire(trigger)
     assert event["status"] == "timeout" and event["monitor_id"] == monitoring_id
     assert event["run_id"] is None  # nothing was started and nothing found: no invented run id

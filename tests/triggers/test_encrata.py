@@ -18,7 +18,7 @@ def test_serialized_trigger_rebuilds_itself_and_holds_no_key(monitoring_sandbox)
     path, kwargs = trigger.serialize()
     assert path == "airflow_provider_monitoring.triggers.encrata.EncrataRunTrigger"
     assert monitoring_sandbox.config.api_key not in json.dumps(kwargs)
-    assert set(kwargs) == {"monitor_id", "run_id", "encrata_conn_id", "poll_interval", "deadline", "not_found_until", "fire_not_before"}
+    assert set(kwargs) == {"monitor_id", "run_id", "encrata_conn_id", "poll_interval", "deadline", "not_found_until"}
     assert EncrataRunTrigger(**kwargs).serialize() == (path, kwargs)
 
 

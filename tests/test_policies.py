@@ -230,13 +230,8 @@ def test_any_exception_with_a_status_follows_the_same_rules(exc, action, delay):
 
 
 def test_the_wait_error_of_the_waiting_module_is_classified():
-    try:
-        from airflow_provider_monitoring import _waiting
-    except ImportError as exc:
-        pytest.skip(f"_waiting does not import: {exc}")
-    wait_error = getattr(_waiting, "WaitError", None)
-    if wait_error is None:
-        pytest.skip("_waiting.WaitError does not exist (yet)")
+    from airflow_provider_monitoring._waiting import WaitError as wait_error
+
     assert decide(wait_error("Datafold run 5: HTTP 404", status=404)).action is RetryAction.FAIL
     decision = decide(wait_error("Datafold run 5: HTTP 429", status=429, retry_after=9))
     assert (decision.action, decision.retry_delay) == (RetryAction.RETRY, timedelta(seconds=9))

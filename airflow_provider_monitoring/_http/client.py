@@ -393,6 +393,7 @@ class AsyncClient(_Base):
             )
         self._session = session
         self._owns_session = session is None
+        self._proxy: tuple[Any, Any] | None = None  # looked up once: every path is on one host
 
     async def __aenter__(self) -> AsyncClient:
         if self._session is None:
@@ -428,7 +429,9 @@ class AsyncClient(_Base):
         import aiohttp
 
         url = self.settings.url(call.path)
-        proxy, proxy_auth = await _proxy_from_env(url)
+        if self._proxy is None:
+            self._proxy = await _proxy_from_env(self.settings.url("/"))
+        proxy, proxy_auth = self._proxy
         try:
             async with self._session.request(
                 call.method,

@@ -93,11 +93,15 @@ class MonitoringHook(BaseHook):
         self._shared_session = session
         return self
 
-    async def __aenter__(self) -> MonitoringHook:
+    async def asettings(self) -> ApiSettings:
+        """The connection's settings, resolved without blocking the event loop (triggers call this)
+        and without opening any HTTP session."""
         if self._settings is None:
-            # Resolved without blocking the event loop: triggers call this.
             self._settings = self._make_settings(await self.aget_connection(self.conn_id))
-        self._aclient = AsyncClient(self._settings, session=self._shared_session)
+        return self._settings
+
+    async def __aenter__(self) -> MonitoringHook:
+        self._aclient = AsyncClient(await self.asettings(), session=self._shared_session)
         await self._aclient.__aenter__()
         return self
 

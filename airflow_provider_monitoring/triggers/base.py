@@ -87,8 +87,7 @@ class MonitoringRunTrigger(BaseTrigger):
     async def monitor_link(self) -> str:
         """Where to see the monitor in the vendor's UI, or why there is no link."""
         try:
-            async with self.make_hook() as hook:
-                url = self.link_for(hook.settings.base_url)
+            url = self.link_for((await self.make_hook().asettings()).base_url)  # no HTTP session needed
         except Exception as exc:  # a log line must not fail: say why the link is missing
             return f"no link ({exc})"
         return f"see {url}" if url else "the vendor documents no page to link to"

@@ -9,7 +9,7 @@ never guessed (§6, §9.15). Requests carry only what the caller set (§6).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, AsyncIterator, Iterable, Iterator, Mapping
 
 from airflow_provider_monitoring._http.client import unexpected
 from airflow_provider_monitoring._http.errors import ConfigurationError, MonitoringError
@@ -226,9 +226,16 @@ class DatafoldHook(MonitoringHook):
             raise ConfigurationError(f"start_time {start_time!r} is after end_time {end_time!r}")
         return self._walk_runs(path, params)
 
+    def alist_monitor_runs(self, monitor_id: int | str) -> AsyncIterator[dict]:
+        """Async twin of :meth:`list_monitor_runs` without time filters (what a shared wait reads);
+        use inside ``async with hook:``."""
+        return self.aclient.iter_pages(_monitor_path(monitor_id) + "/runs", self._run_pages(), {})
+
     def _walk_runs(self, path: str, params: dict[str, Any]) -> Iterator[dict]:
-        pages = PageNumberPages("runs", self.vendor.name, page_size=PAGE_SIZE, unique_by="run_id")
-        yield from self.client.iter_pages(path, pages, params)
+        yield from self.client.iter_pages(path, self._run_pages(), params)
+
+    def _run_pages(self) -> PageNumberPages:
+        return PageNumberPages("runs", self.vendor.name, page_size=PAGE_SIZE, unique_by="run_id")
 
     def get_monitor_run(self, monitor_id: int | str, run_id: int | str) -> dict:
         """One run: ``state`` (raw string, unknown values included), ``warnings``, ``error``, ``diff_id``..."""

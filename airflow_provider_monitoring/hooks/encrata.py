@@ -278,6 +278,11 @@ class EncrataHook(MonitoringHook):
         client = self.aclient
         return client.iter_pages(self._runs_path(monitor_id), self._pages("runs"))
 
+    def alist_runs(self, monitor_type: str | None = None) -> AsyncIterator[dict]:
+        """Async twin of :meth:`list_runs` (what the shared wait reads); use inside ``async with hook:``."""
+        params = {"type": optional_monitor_type(monitor_type)}
+        return self.aclient.iter_pages(self._path("monitoring", "runs"), self._pages("runs"), params)
+
     async def aget_run(self, monitor_id: str, run_id: str) -> dict:
         """Async twin of :meth:`get_run`; use inside ``async with hook:``."""
         lookup = self._run_lookup(monitor_id, run_id)
@@ -285,13 +290,11 @@ class EncrataHook(MonitoringHook):
 
     def get_run_state(self, monitor_id: str, run_id: str) -> RunState:
         """Where a run stands in the shared outcome vocabulary (what a sensor pokes)."""
-        run = self.get_run(monitor_id, run_id)
-        return run_state(self.vendor.name, RUN_OUTCOMES, run["status"], run)
+        return listed_run_state(self.get_run(monitor_id, run_id))
 
     async def aget_run_state(self, monitor_id: str, run_id: str) -> RunState:
         """Async twin of :meth:`get_run_state` (what the trigger polls)."""
-        run = await self.aget_run(monitor_id, run_id)
-        return run_state(self.vendor.name, RUN_OUTCOMES, run["status"], run)
+        return listed_run_state(await self.aget_run(monitor_id, run_id))
 
     def _run_lookup(self, monitor_id: str, run_id: str) -> ListingLookup:
         path_id(run_id, "run_id")  # refuses a missing id before any request
@@ -326,6 +329,11 @@ class EncrataHook(MonitoringHook):
 
 
 # ---- request building and response shaping (pure functions) -----------------------------------
+
+
+def listed_run_state(run: dict) -> RunState:
+    """A listed run (one carrying ``status``) in the shared outcome vocabulary."""
+    return run_state(ENCRATA.name, RUN_OUTCOMES, run["status"], run)
 
 
 def monitor_payload(

@@ -1,15 +1,16 @@
-"""The trigger every vendor's run wait is: one aiohttp session, the shared loop, one event."""
+"""The trigger every vendor's run wait is: a shared read per connection, the shared loop, one event."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, AsyncIterator, ClassVar
+from typing import Any, AsyncIterator, ClassVar, Hashable
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_monitoring.hooks.base import MonitoringHook
 from airflow_provider_monitoring._vendors import monitor_url
 from airflow_provider_monitoring._waiting import RunState, wait_for_run
+from airflow_provider_monitoring.triggers._feed import FeedKey, Listing, Subscription, feed_for, leave
 
 __all__ = ["MonitoringRunTrigger"]
 
@@ -17,9 +18,11 @@ __all__ = ["MonitoringRunTrigger"]
 class MonitoringRunTrigger(BaseTrigger):
     """Waits until what a vendor's trigger waits for ends, and fires the docs/design.md event payload.
 
-    The base keeps the loop (one aiohttp session for the whole wait, the shared wait loop, one
-    event); each vendor's trigger keeps its own identity (ids), writes its own ``serialize()``,
-    reads the state with its hook and names what it waits for. Every trigger is built from
+    The base keeps the loop (the shared wait loop, one event) and joins the wait to the feed of its
+    connection's listing (``triggers/_feed.py``): all waits in one event loop that one listing can
+    answer share one read per interval and one aiohttp session. Each vendor's trigger keeps its own
+    identity (ids), writes its own ``serialize()``, says which listing answers it and how, reads the
+    state on its own when the listing does not hold it, and names what it waits for. Every trigger is built from
     primitives only (ids, the connection id, the poll interval, a wall-clock deadline in epoch
     seconds), so its serialized form never holds the API key: the key is read from the connection
     inside the triggerer, without blocking the event loop.
@@ -53,7 +56,25 @@ class MonitoringRunTrigger(BaseTrigger):
         raise NotImplementedError
 
     async def read_state(self, hook: Any) -> RunState:
+        """This wait's own read, for when the shared listing does not hold its answer."""
         raise NotImplementedError
+
+    def listing(self) -> tuple[Any, ...]:
+        """Names the listing that answers this wait (with the monitor, for a per-monitor listing):
+        waits whose names match, on one connection and one interval, share its read."""
+        raise NotImplementedError
+
+    def need(self) -> Hashable:
+        """What this wait looks for in the listing (handed to ``read_listing`` and ``state_of``)."""
+        raise NotImplementedError
+
+    @staticmethod
+    async def read_listing(hook: Any, key: FeedKey, needs: frozenset) -> Listing:
+        """One shared read, sized for the ``needs`` of every open wait of ``key``."""
+        raise NotImplementedError
+
+    def remember(self, state: RunState) -> None:
+        """Called with every state read; a vendor may keep what a later call needs."""
 
     def finish(self, event: dict[str, Any]) -> dict[str, Any]:
         """The event as fired; a vendor may complete it (e.g. with the id of what was found)."""
@@ -63,19 +84,31 @@ class MonitoringRunTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         monitor_id, run_id = self.event_ids()
-        # One session for the whole wait (async with), however many polls it takes.
-        async with self.make_hook() as hook:
+        deadline = math.inf if self.deadline is None else float(self.deadline)
+        key = FeedKey(self.vendor, self.conn_id, self.listing(), self.poll_interval)
+        feed, need = feed_for(key, self.make_hook, type(self).read_listing), self.need()
+        feed.add(need)
+        try:
+            subscription = Subscription(feed, need, deadline, self.read_state)
             event = await wait_for_run(
-                lambda: self.read_state(hook),
+                lambda: self._remembered(subscription.read()),
                 vendor=self.vendor,
                 monitor_id=monitor_id,
                 run_id=run_id,
                 subject=self.subject(),
-                deadline=math.inf if self.deadline is None else float(self.deadline),
+                deadline=deadline,
                 poll_interval=self.poll_interval,
                 not_found_until=self.not_found_until,
+                sleep=subscription.pause,
             )
+        finally:
+            await leave(feed, need)  # the last wait out stops the feed and closes its session
         yield TriggerEvent(self.finish(event))
+
+    async def _remembered(self, reading: Any) -> RunState:
+        state = await reading
+        self.remember(state)
+        return state
 
     async def on_kill(self) -> None:
         """A user marked or cleared the deferred task (Airflow >= 3.3; never on a triggerer restart,

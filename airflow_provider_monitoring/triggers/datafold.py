@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Any, Hashable, Sequence
 
-from airflow_provider_monitoring._waiting import RunState
-from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+from airflow_provider_monitoring._waiting import RUNNING, RunState
+from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE, DatafoldHook, monitor_run_state
+from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
 __all__ = ["DatafoldMonitorRunTrigger"]
@@ -22,6 +23,10 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
     ``cancelled`` → failed, ``learning`` / ``skipped`` → failed unless listed in ``accept_states``,
     any state Datafold adds later → failed with the raw value; or at the wall-clock ``deadline``
     (timeout), or on an API error.
+
+    The waits on runs of one monitor share one read per interval: the run itself while one wait
+    is open, the monitor's run listing while several are; a run the listing shows ended is read
+    on its own once, for its ``error`` and ``warnings`` (the listing does not carry them).
 
     :param monitor_id: The monitor whose run is waited for.
     :param run_id: The run.
@@ -73,10 +78,20 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
         return DatafoldHook(datafold_conn_id=self.conn_id)
 
     async def read_state(self, hook: DatafoldHook) -> RunState:
-        state = await hook.aget_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
-        self._diff_id = state.run.get("diff_id", self._diff_id)
-        return state
+        return await hook.aget_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
 
+    def remember(self, state: RunState) -> None:
+        self._diff_id = state.run.get("diff_id", self._diff_id)
+
+    def listing(self) -> tuple[Any, ...]:
+        return ("runs of monitor", str(self.monitor_id).strip())
+
+    def need(self) -> Hashable:
+        return str(self.run_id).strip(), tuple(self.accept_states)
+
+    @staticmethod
+    async def read_listing(hook: DatafoldHook, key: FeedKey, needs: frozenset) -> "ListedRuns":
+        return await ListedRuns.read(hook, key.listing[1], needs)
 
     async def on_kill(self) -> None:
         """Cancel the run's data diff (the one documented cancel call), on a session of its own,
@@ -102,3 +117,32 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
                 await hook.acancel_data_diff(diff_id)
         self.log.warning("cancelled data diff %s of Datafold run %s (monitor %s), as the task was stopped by a user",
                          diff_id, self.run_id, self.monitor_id)
+
+
+class ListedRuns:
+    """Runs of one monitor as one shared read saw them, by run id. ``complete``: each record is
+    the run itself (one wait was open), not a listing item, which lacks ``error`` and ``warnings``."""
+
+    # Pages beyond what the open waits' runs fill, in case other runs of the monitor came in between.
+    SPARE_PAGES = 1
+
+    def __init__(self, runs: dict[str, dict], complete: bool):
+        self.runs, self.complete = runs, complete
+
+    @classmethod
+    async def read(cls, hook: DatafoldHook, monitor_id: str, needs: frozenset) -> ListedRuns:
+        wanted = {run_id for run_id, _accepted in needs}
+        if len(wanted) == 1:  # one request either way: the run itself says more than its listing item
+            (run_id,) = wanted
+            return cls({run_id: await hook.aget_monitor_run(monitor_id, run_id)}, complete=True)
+        runs = await walk_until_found(hook.alist_monitor_runs(monitor_id), "run_id", wanted, PAGE_SIZE, cls.SPARE_PAGES)
+        return cls(runs, complete=False)
+
+    def state_of(self, need: Hashable) -> RunState | None:
+        run_id, accepted = need
+        run = self.runs.get(run_id)
+        if run is None or "state" not in run:
+            return None
+        state = monitor_run_state(run, accepted)
+        # An end seen in the listing is confirmed by the wait's own read, which brings the details.
+        return state if self.complete or state.outcome == RUNNING else None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from datetime import datetime, timezone
+from typing import Any, Hashable
 
+from airflow_provider_monitoring._http import values
+from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring._waiting import RunState
-from airflow_provider_monitoring.hooks.diligent import DiligentHook
+from airflow_provider_monitoring.hooks.diligent import DiligentHook, execution_state, first_execution_after
+from airflow_provider_monitoring.triggers._feed import FeedKey
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
 __all__ = ["DiligentExecutionTrigger"]
@@ -17,6 +22,10 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
     undocumented value); timeout at the wall-clock ``deadline``. Nothing is started: the wait
     watches for the next execution, so the event's ``run_id`` is the execution's id once one is
     found, and None before.
+
+    The waits on one connection share one read per interval: the executions listing from the
+    oldest open wait's reference time, and the monitorings listing (for ``running_state``) when a
+    wait found no execution; a wait the read does not cover reads on its own.
 
     :param monitoring_id: The monitoring whose next execution is waited for.
     :param executed_after: An ISO 8601 time; the first execution after it is the answer.
@@ -57,6 +66,16 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
     async def read_state(self, hook: DiligentHook) -> RunState:
         return await hook.aget_execution_state(self.monitoring_id, self.executed_after)
 
+    def listing(self) -> tuple[Any, ...]:
+        return ("executions", "monitorings")
+
+    def need(self) -> Hashable:
+        return str(self.monitoring_id).strip(), self.executed_after
+
+    @staticmethod
+    async def read_listing(hook: DiligentHook, key: FeedKey, needs: frozenset) -> "ListedExecutions":
+        return await ListedExecutions.read(hook, needs)
+
     def link_for(self, base_url: str) -> str:
         return ""  # Diligent documents no page for a monitoring
 
@@ -67,3 +86,58 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
     def finish(self, event: dict[str, Any]) -> dict[str, Any]:
         found = event.get("run") or {}
         return {**event, "run_id": str(found["id"])} if "execution_time" in found and found.get("id") else event
+
+
+@functools.lru_cache(maxsize=4096)  # read for every wait at every shared read: parsed once
+def _reference_time(executed_after: Any) -> datetime | None:
+    """The wait's reference time; None when it does not parse (its own read then says why)."""
+    try:
+        return values.parse_time(executed_after, "executed_after")
+    except ConfigurationError:
+        return None
+
+
+class ListedExecutions:
+    """Executions of every monitoring since the oldest open wait's reference time, and the
+    monitorings when some wait found none, as one shared read saw them.
+
+    :param since: Start of the executions read (None: none was read, every wait's time is ahead).
+    :param now: When the read was made (its window's end).
+    """
+
+    def __init__(self, since: datetime | None, now: datetime, executions: dict[str, list[dict]],
+                 monitorings: dict[str, dict]):
+        self.since, self.now, self.executions, self.monitorings = since, now, executions, monitorings
+
+    @classmethod
+    async def read(cls, hook: DiligentHook, needs: frozenset) -> ListedExecutions:
+        now = datetime.now(timezone.utc)
+        times = [when for when in map(_reference_time, (after for _id, after in needs)) if when is not None]
+        since = min((when for when in times if when < now), default=None)
+        executions: dict[str, list[dict]] = {}
+        if since is not None:
+            async for execution in hook.alist_executions(start=since, end=now):
+                if isinstance(execution, dict):
+                    executions.setdefault(str(execution.get("monitoring_id")), []).append(execution)
+        listing = cls(since, now, executions, {})
+        if any(listing._execution(need) is None for need in needs):
+            async for monitoring in hook.alist_monitorings():
+                if isinstance(monitoring, dict) and monitoring.get("id") is not None:
+                    listing.monitorings.setdefault(str(monitoring["id"]), monitoring)
+        return listing
+
+    def state_of(self, need: Hashable) -> RunState | None:
+        after = _reference_time(need[1])
+        if after is None or after < self.now and (self.since is None or after < self.since):
+            return None  # not covered by this read's window: the wait reads on its own
+        execution = self._execution(need)
+        if execution is not None:
+            return execution_state(execution, None)
+        monitoring = self.monitorings.get(need[0])
+        return None if monitoring is None else execution_state(None, monitoring)
+
+    def _execution(self, need: Hashable) -> dict | None:
+        after = _reference_time(need[1])
+        if after is None or after >= self.now:
+            return None
+        return first_execution_after(self.executions.get(need[0], []), after)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Hashable
 
 from airflow_provider_monitoring._waiting import RunState
-from airflow_provider_monitoring.hooks.encrata import EncrataHook
+from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT, EncrataHook, listed_run_state
+from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
 __all__ = ["EncrataRunTrigger"]
@@ -15,8 +16,9 @@ class EncrataRunTrigger(MonitoringRunTrigger):
     """Fires when an Encrata run ends (success / failed, unknown statuses fail closed), when the
     wall-clock ``deadline`` (epoch seconds) passes (status ``timeout``), or on an API error.
 
-    Encrata has no single-run endpoint: each poll reads the monitor's run listing until the run
-    turns up (usually on its first page, newest first).
+    Encrata has no single-run endpoint. The waits on one connection share one read per interval of
+    the all-runs listing (``GET .../monitoring/runs``), walked only until every open wait's run has
+    turned up; a wait whose run is not there reads its monitor's run listing on its own.
 
     :param monitor_id: The monitor whose run is waited for.
     :param run_id: The run.
@@ -60,3 +62,40 @@ class EncrataRunTrigger(MonitoringRunTrigger):
 
     async def read_state(self, hook: EncrataHook) -> RunState:
         return await hook.aget_run_state(self.monitor_id, self.run_id)
+
+    def listing(self) -> tuple[Any, ...]:
+        return ("all runs",)
+
+    def need(self) -> Hashable:
+        return str(self.monitor_id).strip(), str(self.run_id).strip()
+
+    @staticmethod
+    async def read_listing(hook: EncrataHook, key: FeedKey, needs: frozenset) -> "ListedRuns":
+        return await ListedRuns.read(hook, needs)
+
+
+class ListedRuns:
+    """The newest runs of every monitor, as one shared read saw them, by run id."""
+
+    # Pages beyond what the open waits' runs fill, in case other monitors' runs came in between.
+    SPARE_PAGES = 2
+
+    def __init__(self, runs: dict[str, dict]):
+        self.runs = runs
+
+    @classmethod
+    async def read(cls, hook: EncrataHook, needs: frozenset) -> ListedRuns:
+        """The all-runs listing, walked only as far as the open waits' runs (its order is
+        undocumented, newest first in practice): a run not reached is read by its own wait."""
+        wanted = {run_id for _monitor, run_id in needs}
+        runs = await walk_until_found(hook.alist_runs(), "id", wanted, PAGE_LIMIT, cls.SPARE_PAGES)
+        return cls(runs)
+
+    def state_of(self, need: Hashable) -> RunState | None:
+        monitor_id, run_id = need
+        run = self.runs.get(run_id)
+        # A run listed under another monitor, or without a status, is left to the wait's own read,
+        # which says what is wrong with it.
+        if run is None or str(run.get("monitor_id")) != monitor_id or run.get("status") is None:
+            return None
+        return listed_run_state(run)

@@ -53,8 +53,9 @@ class Listing(Protocol):
         wait then reads on its own)."""
 
 
-# Reads the listing for the needs of every open wait: (the feed's hook, its key, the needs).
-ReadListing = Callable[[Any, "FeedKey", frozenset], Awaitable[Listing]]
+# Reads the listing for the needs of every open wait: (the feed's hook, its key, the needs, the
+# feed's previous listing or None, for what a read learns for the next one).
+ReadListing = Callable[[Any, "FeedKey", frozenset, Any], Awaitable[Listing]]
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ class Snapshot:
 class Feed:
     """The shared read of one :class:`FeedKey` in one event loop; lives while a wait subscribes.
 
-    One hook (one aiohttp session, so one pool of kept-alive connections) serves the shared reads
-    and the subscribers' own reads. A read that fails on a rate limit delays the next shared read by
+    One hook, on the event loop's session for the connection (one pool of kept-alive connections for
+    every feed of that connection), serves the shared reads and the subscribers' own reads. A read that fails on a rate limit delays the next shared read by
     the vendor's Retry-After, for every subscriber at once.
     """
 
@@ -84,6 +85,7 @@ class Feed:
         self._clock = clock
         self._needs: dict[Hashable, int] = {}  # need -> how many subscribed waits share it
         self.latest: Snapshot | None = None
+        self._last_listing: Listing | None = None
         self._published = asyncio.Event()  # replaced at each publication; set to wake the waiters
         self._task: asyncio.Task | None = None
         self._entered = False
@@ -177,7 +179,8 @@ class Feed:
     async def _read(self, number: int, started: float) -> Snapshot:
         try:
             needs = frozenset(self._needs)
-            return Snapshot(number, started, listing=await self._read_listing(self.hook, self.key, needs))
+            self._last_listing = await self._read_listing(self.hook, self.key, needs, self._last_listing)
+            return Snapshot(number, started, listing=self._last_listing)
         except MonitoringError as exc:
             log.info("shared %s read for %d waits on connection %r failed: %s",
                         self.key.vendor, self.subscribers, self.key.conn_id, exc)
@@ -244,11 +247,17 @@ class Subscription:
         return None if snapshot.listing is None else snapshot.listing.state_of(self.need)
 
 
+# However far the open waits' runs lie, a shared walk reads no more than this many records.
+MOST_SHARED_RECORDS = 5000
+
+
 async def walk_until_found(walk: AsyncIterator[Any], key: str, wanted: set[str], page_size: int,
-                           spare_pages: int) -> dict[str, dict]:
-    """The records of a listing walk by their ``key``, for a shared read: the walk stops once every
-    ``wanted`` id turned up, and never goes past the pages the wanted ids fill plus ``spare_pages``
-    (other records may come in between), so its cost follows the open waits, not the history."""
+                           spare_pages: int, reaches_back: Callable[[dict], bool] | None = None) -> dict[str, dict]:
+    """The records of a listing walk by their ``key``, for a shared read. The walk stops once every
+    ``wanted`` id turned up; else after the pages the wanted ids fill plus ``spare_pages`` (other
+    records come in between), unless ``reaches_back(record)`` says an open wait's record may lie
+    further on; and never past MOST_SHARED_RECORDS. So its cost follows the open waits, not the
+    account's history."""
     most = (len(wanted) // page_size + 1 + spare_pages) * page_size
     records: dict[str, dict] = {}
     missing, seen = set(wanted), 0
@@ -259,36 +268,76 @@ async def walk_until_found(walk: AsyncIterator[Any], key: str, wanted: set[str],
                 record_id = str(record[key])
                 records.setdefault(record_id, record)
                 missing.discard(record_id)
-            if not missing or seen >= most:
+            if not missing or seen >= MOST_SHARED_RECORDS:
+                break
+            if seen >= most and not (reaches_back is not None and isinstance(record, dict) and reaches_back(record)):
                 break
     return records
 
 
+# How long an idle connection of a shared session is kept for the next read: longer than the
+# default poll intervals (30 s triggers, 60 s sensors), so a poll does not open a new connection (and
+# TLS handshake) each time; a vendor that closes idle connections sooner only costs a reconnect.
+KEEPALIVE = 75.0
+# At most this many requests at once on one connection's session (more wait for a free connection):
+# polite to the vendor, and the connections opened once are the ones reused, never one more per burst.
+CONNECTIONS_PER_SESSION = 8
+
+
 class _Feeds:
-    """The feeds of one event loop, by key."""
+    """The feeds of one event loop, by key, and the HTTP sessions they share, one per connection
+    (auth travels per request, never on a session)."""
 
     def __init__(self) -> None:
         self.by_key: dict[FeedKey, Feed] = {}
+        self._sessions: dict[str, list] = {}  # conn_id -> [session, feeds using it]
+
+    def session_for(self, conn_id: str) -> Any:
+        import aiohttp
+
+        entry = self._sessions.get(conn_id)
+        if entry is None:
+            # Not trust_env: it would add ~/.netrc credentials (see AsyncClient).
+            connector = aiohttp.TCPConnector(limit=CONNECTIONS_PER_SESSION, keepalive_timeout=KEEPALIVE)
+            session = aiohttp.ClientSession(trust_env=False, connector=connector)
+            entry = self._sessions[conn_id] = [session, 0]
+        entry[1] += 1
+        return entry[0]
+
+    async def release_session(self, conn_id: str) -> None:
+        entry = self._sessions.get(conn_id)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del self._sessions[conn_id]
+            await entry[0].close()
 
 
 _LOOPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Feeds] = weakref.WeakKeyDictionary()
 
 
 def feed_for(key: FeedKey, make_hook: Callable[[], Any], read_listing: ReadListing) -> Feed:
-    """The running loop's feed of ``key``, made on first use (a hook is made only then)."""
+    """The running loop's feed of ``key``, made on first use (a hook is made only then), on the
+    loop's session for the key's connection."""
     feeds = _LOOPS.setdefault(asyncio.get_running_loop(), _Feeds())
     feed = feeds.by_key.get(key)
     if feed is None or feed._task is not None and feed._task.done():
-        feed = feeds.by_key[key] = Feed(key, make_hook(), read_listing)
+        hook = make_hook().use_session(feeds.session_for(key.conn_id))
+        feed = feeds.by_key[key] = Feed(key, hook, read_listing)
     return feed
 
 
 async def leave(feed: Feed, need: Hashable) -> None:
-    """A wait is done with its feed; the last one out stops it and closes its session."""
+    """A wait is done with its feed; the last one out stops it, and the last feed of a connection
+    closes its session."""
     feed.remove(need)
     if feed.subscribers:
         return
-    feeds = _LOOPS.get(asyncio.get_running_loop())
-    if feeds is not None and feeds.by_key.get(feed.key) is feed:
+    feeds = _LOOPS[asyncio.get_running_loop()]
+    if feeds.by_key.get(feed.key) is feed:
         del feeds.by_key[feed.key]
-    await feed.stop()
+    try:
+        await feed.stop()
+    finally:
+        await feeds.release_session(feed.key.conn_id)

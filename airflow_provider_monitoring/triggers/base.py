@@ -69,8 +69,9 @@ class MonitoringRunTrigger(BaseTrigger):
         raise NotImplementedError
 
     @staticmethod
-    async def read_listing(hook: Any, key: FeedKey, needs: frozenset) -> Listing:
-        """One shared read, sized for the ``needs`` of every open wait of ``key``."""
+    async def read_listing(hook: Any, key: FeedKey, needs: frozenset, previous: Any) -> Listing:
+        """One shared read, sized for the ``needs`` of every open wait of ``key``; ``previous`` is
+        the feed's last listing (None at first), for what one read learns for the next."""
         raise NotImplementedError
 
     def remember(self, state: RunState) -> None:

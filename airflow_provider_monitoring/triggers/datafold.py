@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Hashable, Sequence
 
+from airflow_provider_monitoring._http.errors import MonitoringError
 from airflow_provider_monitoring._waiting import RUNNING, RunState
 from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE, DatafoldHook, monitor_run_state
 from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
@@ -25,8 +26,8 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
     (timeout), or on an API error.
 
     The waits on runs of one monitor share one read per interval: the run itself while one wait
-    is open, the monitor's run listing while several are; a run the listing shows ended is read
-    on its own once, for its ``error`` and ``warnings`` (the listing does not carry them).
+    is open, the monitor's run listing while several are, and then each run the listing shows
+    ended, for its ``error`` and ``warnings`` (the listing does not carry them).
 
     :param monitor_id: The monitor whose run is waited for.
     :param run_id: The run.
@@ -90,7 +91,7 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
         return str(self.run_id).strip(), tuple(self.accept_states)
 
     @staticmethod
-    async def read_listing(hook: DatafoldHook, key: FeedKey, needs: frozenset) -> "ListedRuns":
+    async def read_listing(hook: DatafoldHook, key: FeedKey, needs: frozenset, previous: Any) -> "ListedRuns":
         return await ListedRuns.read(hook, key.listing[1], needs)
 
     async def on_kill(self) -> None:
@@ -120,13 +121,14 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
 
 
 class ListedRuns:
-    """Runs of one monitor as one shared read saw them, by run id. ``complete``: each record is
-    the run itself (one wait was open), not a listing item, which lacks ``error`` and ``warnings``."""
+    """Runs of one monitor as one shared read saw them, by run id. A listing item lacks ``error``
+    and ``warnings``, so a run the listing shows ended is read in full by the same shared read
+    (``complete`` holds the ids of runs whose record is the run itself)."""
 
     # Pages beyond what the open waits' runs fill, in case other runs of the monitor came in between.
     SPARE_PAGES = 1
 
-    def __init__(self, runs: dict[str, dict], complete: bool):
+    def __init__(self, runs: dict[str, dict], complete: set[str]):
         self.runs, self.complete = runs, complete
 
     @classmethod
@@ -134,9 +136,26 @@ class ListedRuns:
         wanted = {run_id for run_id, _accepted in needs}
         if len(wanted) == 1:  # one request either way: the run itself says more than its listing item
             (run_id,) = wanted
-            return cls({run_id: await hook.aget_monitor_run(monitor_id, run_id)}, complete=True)
+            return cls({run_id: await hook.aget_monitor_run(monitor_id, run_id)}, complete={run_id})
         runs = await walk_until_found(hook.alist_monitor_runs(monitor_id), "run_id", wanted, PAGE_SIZE, cls.SPARE_PAGES)
-        return cls(runs, complete=False)
+        listing = cls(runs, complete=set())
+        for run_id in sorted(wanted & runs.keys()):
+            if listing.ended(run_id):
+                await listing.read_in_full(hook, monitor_id, run_id)
+        return listing
+
+    def ended(self, run_id: str) -> bool:
+        run = self.runs[run_id]
+        return isinstance(run, dict) and "state" in run and monitor_run_state(run).outcome != RUNNING
+
+    async def read_in_full(self, hook: DatafoldHook, monitor_id: str, run_id: str) -> None:
+        """One after the other, not all at once: runs of a monitor often end together, and
+        concurrent reads would each take a connection of their own."""
+        try:
+            self.runs[run_id] = await hook.aget_monitor_run(monitor_id, run_id)
+        except MonitoringError:
+            return  # left incomplete: that wait reads on its own and meets the error itself
+        self.complete.add(run_id)
 
     def state_of(self, need: Hashable) -> RunState | None:
         run_id, accepted = need
@@ -144,5 +163,5 @@ class ListedRuns:
         if run is None or "state" not in run:
             return None
         state = monitor_run_state(run, accepted)
-        # An end seen in the listing is confirmed by the wait's own read, which brings the details.
-        return state if self.complete or state.outcome == RUNNING else None
+        # An end is only reported from the run's own record, which carries the details.
+        return state if run_id in self.complete or state.outcome == RUNNING else None

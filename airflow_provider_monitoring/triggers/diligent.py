@@ -73,7 +73,7 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
         return str(self.monitoring_id).strip(), self.executed_after
 
     @staticmethod
-    async def read_listing(hook: DiligentHook, key: FeedKey, needs: frozenset) -> "ListedExecutions":
+    async def read_listing(hook: DiligentHook, key: FeedKey, needs: frozenset, previous: Any) -> "ListedExecutions":
         return await ListedExecutions.read(hook, needs)
 
     def link_for(self, base_url: str) -> str:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime, timedelta
 from typing import Any, Hashable
+
+from airflow_provider_monitoring._http import values
+from airflow_provider_monitoring._http.errors import ConfigurationError
 
 from airflow_provider_monitoring._waiting import RunState
 from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT, EncrataHook, listed_run_state
@@ -70,26 +75,59 @@ class EncrataRunTrigger(MonitoringRunTrigger):
         return str(self.monitor_id).strip(), str(self.run_id).strip()
 
     @staticmethod
-    async def read_listing(hook: EncrataHook, key: FeedKey, needs: frozenset) -> "ListedRuns":
-        return await ListedRuns.read(hook, needs)
+    async def read_listing(hook: EncrataHook, key: FeedKey, needs: frozenset, previous: Any) -> "ListedRuns":
+        return await ListedRuns.read(hook, needs, previous)
+
+
+@functools.lru_cache(maxsize=4096)  # the same runs' times come back at every shared read
+def _moment(text: str) -> datetime | None:
+    try:
+        return values.parse_time(text, "started_at")
+    except ConfigurationError:
+        return None
+
+
+def started(run: dict) -> datetime | None:
+    """When a listed run started (``started_at``, else ``created_at``); None when it does not say."""
+    text = run.get("started_at") or run.get("created_at")
+    return _moment(text) if isinstance(text, str) else None
 
 
 class ListedRuns:
-    """The newest runs of every monitor, as one shared read saw them, by run id."""
+    """The newest runs of every monitor, as one shared read saw them, by run id, and when each
+    open wait's run started (learnt by the reads, so the next walks back far enough).
+
+    :param runs: The runs read, by id.
+    :param starts: When each open wait's run started, as far as the reads have seen it.
+    """
 
     # Pages beyond what the open waits' runs fill, in case other monitors' runs came in between.
     SPARE_PAGES = 2
+    # Runs of other monitors may be listed out of start order by this much (clock skew, queueing).
+    SLACK = timedelta(minutes=5)
 
-    def __init__(self, runs: dict[str, dict]):
-        self.runs = runs
+    def __init__(self, runs: dict[str, dict], starts: dict[str, datetime]):
+        self.runs, self.starts = runs, starts
 
     @classmethod
-    async def read(cls, hook: EncrataHook, needs: frozenset) -> ListedRuns:
-        """The all-runs listing, walked only as far as the open waits' runs (its order is
-        undocumented, newest first in practice): a run not reached is read by its own wait."""
+    async def read(cls, hook: EncrataHook, needs: frozenset, previous: ListedRuns | None) -> ListedRuns:
+        """The all-runs listing (newest first in practice; its order is undocumented), walked until
+        every open wait's run turned up, and never much past the oldest of them: a run not reached
+        is read by its own wait."""
         wanted = {run_id for _monitor, run_id in needs}
-        runs = await walk_until_found(hook.alist_runs(), "id", wanted, PAGE_LIMIT, cls.SPARE_PAGES)
-        return cls(runs)
+        starts = {run_id: when for run_id, when in (previous.starts.items() if previous else ()) if run_id in wanted}
+        oldest = min(starts.values(), default=None)
+
+        def reaches_back(run: dict) -> bool:
+            when = started(run)
+            return oldest is not None and (when is None or when >= oldest - cls.SLACK)
+
+        runs = await walk_until_found(hook.alist_runs(), "id", wanted, PAGE_LIMIT, cls.SPARE_PAGES, reaches_back)
+        for run_id in wanted & runs.keys():
+            when = started(runs[run_id])
+            if when is not None:
+                starts[run_id] = when
+        return cls(runs, starts)
 
     def state_of(self, need: Hashable) -> RunState | None:
         monitor_id, run_id = need

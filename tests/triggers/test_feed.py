@@ -176,7 +176,7 @@ async def test_waits_on_runs_of_one_datafold_monitor_share_its_run_listing(monit
     assert {event["status"] for event in events} == {"success"}
     listing = monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{monitor_id}/runs")
     assert 1 <= len(listing) <= most_reads(started)
-    # Each ended run is read once on its own, for the details a listing item lacks.
+    # Each ended run is read in full once, for the details a listing item lacks.
     own = monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{monitor_id}/runs/*")
     assert sorted(path.rsplit("/", 1)[1] for _method, path in own) == sorted(map(str, run_ids))
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, AsyncIterator, ClassVar, Hashable
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar, Hashable
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_monitoring.hooks.base import MonitoringHook
 from airflow_provider_monitoring._vendors import monitor_url
 from airflow_provider_monitoring._waiting import RunState, wait_for_run
 from airflow_provider_monitoring.triggers._feed import FeedKey, Listing, Subscription, feed_for, leave
+
+if TYPE_CHECKING:  # hooks load where a wait runs, not where a DAG that defers to it is parsed
+    from airflow_provider_monitoring.hooks.base import MonitoringHook
 
 __all__ = ["MonitoringRunTrigger"]
 

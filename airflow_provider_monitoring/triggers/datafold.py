@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Hashable, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
 from airflow_provider_monitoring._http.errors import MonitoringError
 from airflow_provider_monitoring._waiting import RUNNING, RunState
-from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE, DatafoldHook, monitor_run_state
 from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
+
+if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
+    from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 
 __all__ = ["DatafoldMonitorRunTrigger"]
 
@@ -76,6 +78,8 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
         return f"Datafold run {self.run_id} of monitor {self.monitor_id}"
 
     def make_hook(self) -> DatafoldHook:
+        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
         return DatafoldHook(datafold_conn_id=self.conn_id)
 
     async def read_state(self, hook: DatafoldHook) -> RunState:
@@ -104,6 +108,8 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
             self.log.info("cancel_on_kill=False: Datafold run %s of monitor %s left running; %s",
                           self.run_id, self.monitor_id, await self.monitor_link())
             return
+        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
         hook = DatafoldHook(datafold_conn_id=self.conn_id, timeout=CANCEL_REQUEST_TIMEOUT, max_retries=1)
         with deadline_at(time.time() + CANCEL_WITHIN):
             async with hook:
@@ -120,6 +126,12 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
                          diff_id, self.run_id, self.monitor_id)
 
 
+def _state(run: dict, accepted: Sequence[str]) -> RunState:
+    from airflow_provider_monitoring.hooks.datafold import monitor_run_state
+
+    return monitor_run_state(run, accepted)
+
+
 class ListedRuns:
     """Runs of one monitor as one shared read saw them, by run id. A listing item lacks ``error``
     and ``warnings``, so a run the listing shows ended is read in full by the same shared read
@@ -133,6 +145,8 @@ class ListedRuns:
 
     @classmethod
     async def read(cls, hook: DatafoldHook, monitor_id: str, needs: frozenset) -> ListedRuns:
+        from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE
+
         wanted = {run_id for run_id, _accepted in needs}
         if len(wanted) == 1:  # one request either way: the run itself says more than its listing item
             (run_id,) = wanted
@@ -146,7 +160,7 @@ class ListedRuns:
 
     def ended(self, run_id: str) -> bool:
         run = self.runs[run_id]
-        return isinstance(run, dict) and "state" in run and monitor_run_state(run).outcome != RUNNING
+        return isinstance(run, dict) and "state" in run and _state(run, ()).outcome != RUNNING
 
     async def read_in_full(self, hook: DatafoldHook, monitor_id: str, run_id: str) -> None:
         """One after the other, not all at once: runs of a monitor often end together, and
@@ -162,6 +176,6 @@ class ListedRuns:
         run = self.runs.get(run_id)
         if run is None or "state" not in run:
             return None
-        state = monitor_run_state(run, accepted)
+        state = _state(run, accepted)
         # An end is only reported from the run's own record, which carries the details.
         return state if run_id in self.complete or state.outcome == RUNNING else None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
-from typing import Any, Hashable
+from typing import TYPE_CHECKING, Any, Hashable
 
 from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring._waiting import RunState
-from airflow_provider_monitoring.hooks.diligent import DiligentHook, execution_state, first_execution_after
 from airflow_provider_monitoring.triggers._feed import FeedKey
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
+
+if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
+    from airflow_provider_monitoring.hooks.diligent import DiligentHook
 
 __all__ = ["DiligentExecutionTrigger"]
 
@@ -61,6 +63,8 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
         return f"the next execution of Diligent monitoring {self.monitoring_id} after {self.executed_after}"
 
     def make_hook(self) -> DiligentHook:
+        from airflow_provider_monitoring.hooks.diligent import DiligentHook
+
         return DiligentHook(diligent_conn_id=self.conn_id)
 
     async def read_state(self, hook: DiligentHook) -> RunState:
@@ -130,6 +134,8 @@ class ListedExecutions:
         after = _reference_time(need[1])
         if after is None or after < self.now and (self.since is None or after < self.since):
             return None  # not covered by this read's window: the wait reads on its own
+        from airflow_provider_monitoring.hooks.diligent import execution_state
+
         execution = self._execution(need)
         if execution is not None:
             return execution_state(execution, None)
@@ -140,4 +146,6 @@ class ListedExecutions:
         after = _reference_time(need[1])
         if after is None or after >= self.now:
             return None
+        from airflow_provider_monitoring.hooks.diligent import first_execution_after
+
         return first_execution_after(self.executions.get(need[0], []), after)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
-from typing import Any, Hashable
+from typing import TYPE_CHECKING, Any, Hashable
 
 from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.errors import ConfigurationError
-
 from airflow_provider_monitoring._waiting import RunState
-from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT, EncrataHook, listed_run_state
 from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
+
+if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
+    from airflow_provider_monitoring.hooks.encrata import EncrataHook
 
 __all__ = ["EncrataRunTrigger"]
 
@@ -63,6 +64,8 @@ class EncrataRunTrigger(MonitoringRunTrigger):
         return f"Encrata run {self.run_id} of monitor {self.monitor_id}"
 
     def make_hook(self) -> EncrataHook:
+        from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
         return EncrataHook(encrata_conn_id=self.conn_id)
 
     async def read_state(self, hook: EncrataHook) -> RunState:
@@ -114,6 +117,8 @@ class ListedRuns:
         """The all-runs listing (newest first in practice; its order is undocumented), walked until
         every open wait's run turned up, and never much past the oldest of them: a run not reached
         is read by its own wait."""
+        from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT
+
         wanted = {run_id for _monitor, run_id in needs}
         starts = {run_id: when for run_id, when in (previous.starts.items() if previous else ()) if run_id in wanted}
         oldest = min(starts.values(), default=None)
@@ -136,4 +141,6 @@ class ListedRuns:
         # which says what is wrong with it.
         if run is None or str(run.get("monitor_id")) != monitor_id or run.get("status") is None:
             return None
+        from airflow_provider_monitoring.hooks.encrata import listed_run_state
+
         return listed_run_state(run)

@@ -1,5 +1,9 @@
-"""Diligent end to end: onboard websites in bulk, wait (deferred) for the first execution of one,
-collect its alerts and acknowledge them.
+"""Diligent end to end: onboard websites in bulk, wait for the first execution of one, collect its
+alerts and acknowledge them.
+
+The wait starts in the triggerer and never takes a worker slot (``start_from_trigger=True``, Airflow
+>= 3.3): its ids are Jinja templates, which the triggerer renders. Under ``dag.test()`` (``make
+demo``) it starts on a worker and defers, as it does on an older Airflow.
 
 The sandbox's default rules make "alert-demo" websites raise alerts, so there is something to collect.
 """
@@ -34,11 +38,16 @@ def example_diligent():
     monitoring_id = watched_monitoring(onboard.output)
     first_execution = DiligentExecutionSensor(
         task_id="first_execution",
-        monitoring_id=monitoring_id,
+        # Templates, not monitoring_id itself: an XComArg is resolved on a worker only, which would
+        # start the task there instead (start_from_trigger falls back to the worker path). The
+        # pulls name map_indexes=-1: Airflow 3.3.2's triggerer answers only single-XCom pulls
+        # (README, "Sensors that never take a worker slot").
+        monitoring_id="{{ ti.xcom_pull(task_ids='watched_monitoring', map_indexes=-1) }}",
+        start_from_trigger=True,
         retries=1,  # a retry waits for the same execution again (see README, "Waiting for a run")
         retry_delay=timedelta(seconds=2),
         # The onboarding time: the first execution may come before this task starts.
-        executed_after="{{ ti.xcom_pull(task_ids='onboard')['requested_at'] }}",
+        executed_after="{{ ti.xcom_pull(task_ids='onboard', map_indexes=-1)['requested_at'] }}",
         on_alert="succeed",  # alerts are what this DAG is here to collect
         poll_interval=1,
         timeout=600,
@@ -54,7 +63,7 @@ def example_diligent():
         assert collected, "the alert-demo website raised no alert"
         return len(collected)
 
-    first_execution >> alerts
+    monitoring_id >> first_execution >> alerts
     report(alerts.output)
 
 

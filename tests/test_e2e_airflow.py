@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
@@ -36,12 +38,65 @@ EXPECTED = {
     "example_monitoring_hooks": "success",
 }
 # The tasks that wait (deferrable operators and sensors): each must defer and run its trigger in
-# the triggerer.
-WAITING_TASKS = {
+# the triggerer. Most start on a worker and defer from there; a sensor with start_from_trigger=True
+# starts in the triggerer and meets a worker only when its event resumes it.
+WORKER_DEFERRED = {
     ("example_datafold", "gate_row_count"), ("example_datafold", "gate_replica_diff"),
-    ("example_datafold_alert_fails", "gate"), ("example_diligent", "first_execution"),
-    ("example_encrata", "trigger_run"),
+    ("example_datafold_alert_fails", "gate"), ("example_encrata", "trigger_run"),
 }
+STARTED_IN_TRIGGERER = {("example_diligent", "first_execution")}
+WAITING_TASKS = WORKER_DEFERRED | STARTED_IN_TRIGGERER
+
+# Two more DAGs, served next to the examples, for start_from_trigger's edges: a wait that Airflow
+# times out in the triggerer, and a template the triggerer of Airflow 3.3.2 cannot render (an
+# xcom_pull without map_indexes), which starts on a worker instead.
+TIMEOUT = 10
+START_FROM_TRIGGER_DAGS = textwrap.dedent(f'''
+    from datetime import timedelta
+
+    import pendulum
+    from airflow.sdk import dag, task
+
+    from airflow_provider_monitoring.operators.diligent import DiligentCreateMonitoringOperator
+    from airflow_provider_monitoring.sensors.diligent import DiligentExecutionSensor
+    from airflow_provider_monitoring.sensors.encrata import EncrataRunSensor
+
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+    def start_from_trigger_timeout():
+        create = DiligentCreateMonitoringOperator(task_id="create", website="https://never.example.com",
+                                                  checks=["non_operational_website"])
+        # No execution comes a day after the run's start: the wait can only time out.
+        create >> DiligentExecutionSensor(
+            task_id="wait", start_from_trigger=True, timeout={TIMEOUT}, poll_interval=1,
+            monitoring_id="{{{{ ti.xcom_pull(task_ids='create', map_indexes=-1) }}}}",
+            executed_after="{{{{ (dag_run.start_date + macros.timedelta(days=1)).isoformat() }}}}",
+        )
+
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+    def start_from_trigger_fallback():
+        @task
+        def start() -> dict:
+            from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+            hook = EncrataHook()
+            monitor = hook.create_monitor("fallback", monitor_type="domain", targets=["example.com"])
+            return {{"monitor_id": monitor["id"], "run_id": hook.trigger_run(monitor["id"])["run_id"]}}
+
+        # It defers from a worker, so retries=1, as the examples, against Airflow 3.3.2's resume race.
+        start() >> EncrataRunSensor(
+            task_id="wait", start_from_trigger=True, deferrable=True, timeout=120, poll_interval=1,
+            retries=1, retry_delay=timedelta(seconds=2),
+            monitor_id="{{{{ ti.xcom_pull('start')['monitor_id'] }}}}",
+            run_id="{{{{ ti.xcom_pull('start')['run_id'] }}}}",
+        )
+
+
+    start_from_trigger_timeout()
+    start_from_trigger_fallback()
+''')
+EDGES = {"start_from_trigger_timeout": "failed", "start_from_trigger_fallback": "success"}
 SKIP_PATH = ("example_datafold", "gate_replica_diff")  # on_alert="skip" on an alerting diff
 LINKED_TASKS = {("example_datafold", "gate_row_count"), ("example_datafold", "gate_replica_diff"),
                 ("example_datafold_alert_fails", "gate"), ("example_encrata", "trigger_run")}
@@ -53,10 +108,10 @@ RACE_LINE = "but the task instance's state attribute is"  # the scheduler's word
 class Stack:
     """`python -m airflow_provider_monitoring.sandbox.stack` in a temporary home."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, dags: Path):
         self.home = home
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_monitoring.sandbox.stack", str(EXAMPLES),
+            [sys.executable, "-m", "airflow_provider_monitoring.sandbox.stack", str(dags),
              "--home", str(home), "--port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         )
@@ -105,7 +160,10 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("airflow-stack"))
+    dags = tmp_path_factory.mktemp("dags") / "dags"
+    shutil.copytree(EXAMPLES, dags, ignore=shutil.ignore_patterns("__pycache__"))
+    (dags / "start_from_trigger_dags.py").write_text(START_FROM_TRIGGER_DAGS)
+    stack = Stack(tmp_path_factory.mktemp("airflow-stack"), dags)
     try:
         yield stack
     finally:
@@ -114,15 +172,17 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(stack):
-    """Every example DAG triggered through the REST API and waited for (bounded); the monitor
-    links seen while its task was deferred."""
+    """Every example DAG (and the start_from_trigger edges) triggered through the REST API and
+    waited for (bounded); the monitor links seen while its task was deferred, and each waiting
+    task instance as the API showed it when first seen deferred."""
     deadline = time.monotonic() + 120
-    while set(EXPECTED) - {d["dag_id"] for d in stack.call("GET", "/dags")["dags"]}:
+    while {**EXPECTED, **EDGES}.keys() - {d["dag_id"] for d in stack.call("GET", "/dags")["dags"]}:
         assert time.monotonic() < deadline, f"the example DAGs were not all parsed:\n{stack.log()[-3000:]}"
         time.sleep(1)
     run_ids = {dag_id: stack.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
-               for dag_id in EXPECTED}
+               for dag_id in {**EXPECTED, **EDGES}}
     links: dict[tuple[str, str], dict] = {}
+    deferred: dict[tuple[str, str], dict] = {}
     states: dict[str, str] = {}
     deadline = time.monotonic() + 300
     while len(states) < len(run_ids):
@@ -132,6 +192,8 @@ def runs(stack):
                 continue
             for ti in stack.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]:
                 key = (dag_id, ti["task_id"])
+                if ti["state"] == "deferred":
+                    deferred.setdefault(key, ti)
                 if ti["state"] == "deferred" and key in LINKED_TASKS and key not in links:
                     links[key] = stack.call(
                         "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/links")["extra_links"]
@@ -146,17 +208,27 @@ def runs(stack):
     ]
     tasks = {(dag_id, ti["task_id"]): ti["state"] for dag_id, ti in instances}
     tries = {(dag_id, ti["task_id"]): ti["try_number"] for dag_id, ti in instances}
-    return {"run_ids": run_ids, "states": states, "tasks": tasks, "tries": tries, "links": links}
+    return {"run_ids": run_ids, "states": states, "tasks": tasks, "tries": tries, "links": links,
+            "deferred": deferred}
+
+
+def task_log_folder(stack, runs, dag_id: str, task_id: str) -> Path:
+    return stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={runs['run_ids'][dag_id]}" / f"task_id={task_id}"
+
+
+def log_events(path: Path) -> list[dict]:
+    """A task or trigger log's JSON lines."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
 def test_every_example_dag_ends_as_its_docs_say(stack, runs):
     raced = RACE_LINE in stack.log()
-    if runs["states"] != EXPECTED and raced:
+    if {dag_id: runs["states"][dag_id] for dag_id in EXPECTED} != EXPECTED and raced:
         pytest.fail(f"{UPSTREAM_RACE}, and the example's retry did not recover it: {runs['tasks']}")
     if raced:  # the examples' retries=1 resumed the recorded run: documented outcome, nothing paid twice
         retried = sorted(key for key, tries in runs["tries"].items() if tries > 1 and key in WAITING_TASKS)
         warnings.warn(f"{UPSTREAM_RACE}; recovered by a retry of {retried}", stacklevel=1)
-    assert runs["states"] == EXPECTED, runs["tasks"]
+    assert {dag_id: runs["states"][dag_id] for dag_id in EXPECTED} == EXPECTED, runs["tasks"]
     assert runs["tasks"][SKIP_PATH] == "skipped", runs["tasks"]
     assert runs["tasks"][("example_datafold", "publish_replica")] == "skipped"
     assert runs["tasks"][("example_datafold", "replica_results")] == "success"  # all_done reads the alert
@@ -164,12 +236,57 @@ def test_every_example_dag_ends_as_its_docs_say(stack, runs):
 
 def test_every_wait_deferred_and_ran_in_the_triggerer(stack, runs):
     for dag_id, task_id in sorted(WAITING_TASKS):
-        folder = stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={runs['run_ids'][dag_id]}" / f"task_id={task_id}"
+        folder = task_log_folder(stack, runs, dag_id, task_id)
         task_log = (folder / "attempt=1.log").read_text()
-        assert "Pausing task as DEFERRED" in task_log, (dag_id, task_id)
+        assert ("Pausing task as DEFERRED" in task_log) is ((dag_id, task_id) in WORKER_DEFERRED), (dag_id, task_id)
         trigger_logs = list(folder.glob("attempt=1.log.trigger.*.log"))
         assert trigger_logs, f"no triggerer log for {dag_id}.{task_id}"
         assert "Trigger fired event" in trigger_logs[0].read_text(), (dag_id, task_id)
+
+
+def test_a_start_from_trigger_sensor_waits_without_ever_taking_a_worker_slot(stack, runs):
+    # While deferred, a task that deferred from a worker carries that worker's host and its queueing
+    # time; one the scheduler started in the triggerer was never queued for a worker at all.
+    for key in sorted(WORKER_DEFERRED):
+        assert runs["deferred"][key]["hostname"] and runs["deferred"][key]["queued_when"], runs["deferred"][key]
+    for key in sorted(STARTED_IN_TRIGGERER):
+        seen = runs["deferred"][key]
+        assert (seen["hostname"] or None, seen["pid"], seen["queued_when"]) == (None, None, None), seen
+        assert f"Start from trigger enabled for task {key[1]}" in stack.log()
+        # The worker ran it once, after the event: execute_complete settled it, no deferral from there.
+        assert runs["tasks"][key] == "success" and runs["tries"][key] == 1, (runs["tasks"][key], runs["tries"][key])
+        task_log = (task_log_folder(stack, runs, *key) / "attempt=1.log").read_text()
+        assert "Pausing task as DEFERRED" not in task_log and "started on a worker" not in task_log
+
+
+def test_a_start_from_trigger_sensor_waits_for_the_ids_its_templates_name(stack, runs):
+    # The triggerer rendered the templated ids from upstream XComs: the execution the sensor returns
+    # belongs to the monitoring its upstream task picked.
+    run = f"/dags/example_diligent/dagRuns/{runs['run_ids']['example_diligent']}/taskInstances"
+    picked = stack.call("GET", f"{run}/watched_monitoring/xcomEntries/return_value")["value"]
+    execution = stack.call("GET", f"{run}/first_execution/xcomEntries/return_value")["value"]
+    assert execution["monitoring_id"] == picked and execution["alert_count"] >= 1, execution
+
+
+def test_a_start_from_trigger_wait_that_times_out_fails_with_its_own_message(stack, runs):
+    key = ("start_from_trigger_timeout", "wait")
+    assert runs["states"][key[0]] == EDGES[key[0]] and runs["tasks"][key] == "failed", runs["tasks"]
+    assert not runs["deferred"][key]["hostname"], runs["deferred"][key]  # it did start in the triggerer
+    folder = task_log_folder(stack, runs, *key)
+    trigger_log = next(folder.glob("attempt=1.log.trigger.*.log")).read_text()
+    assert "Trigger cancelled due to timeout" in trigger_log  # Airflow enforced the sensor's timeout
+    failures = [event["error_detail"][0] for event in log_events(folder / "attempt=1.log")
+                if event.get("event") == "Task failed with exception"]
+    assert [failure["exc_type"] for failure in failures] == ["AirflowException"], failures
+    assert f"no outcome within the sensor's timeout of {TIMEOUT} s; gave up waiting" in failures[0]["exc_value"]
+
+
+def test_a_template_the_triggerer_cannot_render_starts_on_a_worker_instead(stack, runs):
+    key = ("start_from_trigger_fallback", "wait")
+    assert runs["states"][key[0]] == EDGES[key[0]] and runs["tasks"][key] == "success", runs["tasks"]
+    task_log = (task_log_folder(stack, runs, *key) / "attempt=1.log").read_text()
+    assert "start_from_trigger: this task started on a worker" in task_log and "map_indexes=-1" in task_log
+    assert "Pausing task as DEFERRED" in task_log
 
 
 def test_a_deferred_task_shows_its_monitor_link_while_it_waits(stack, runs):

@@ -23,8 +23,8 @@ class DatafoldMonitorRunSensor(MonitoringRunSensor):
     :param accept_states: ``learning`` and/or ``skipped``, to count as success.
     :param datafold_conn_id: The Airflow connection to Datafold.
 
-    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error`` and ``deferrable`` are those of
-    every sensor of this provider (see ``MonitoringRunSensor``).
+    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error``, ``deferrable`` and
+    ``start_from_trigger`` are those of every sensor of this provider (see ``MonitoringRunSensor``).
     """
 
     vendor = "datafold"
@@ -39,6 +39,7 @@ class DatafoldMonitorRunSensor(MonitoringRunSensor):
 
         run_outcomes(accept_states)  # refuses anything but learning/skipped now, not mid-wait
         self.accept_states = tuple(accept_states)
+        self.start_in_the_triggerer()
 
     def event_ids(self) -> tuple[Any, Any]:
         return self.monitor_id, self.run_id
@@ -54,7 +55,7 @@ class DatafoldMonitorRunSensor(MonitoringRunSensor):
     def read_state(self):
         return self.hook.get_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
 
-    def make_trigger(self, deadline: float):
+    def make_trigger(self, deadline: float | None):
         from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
 
         return DatafoldMonitorRunTrigger(self.monitor_id, self.run_id, datafold_conn_id=self.conn_id,

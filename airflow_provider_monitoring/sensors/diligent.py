@@ -9,6 +9,10 @@ from airflow_provider_monitoring.sensors.base import MonitoringRunSensor
 
 __all__ = ["DiligentExecutionSensor"]
 
+# The default reference time, the DAG run's start, as a template: a task started in the triggerer
+# has it rendered there, the same moment execute() takes on a worker.
+DAG_RUN_START = "{{ dag_run.start_date.isoformat() }}"
+
 
 class DiligentExecutionSensor(MonitoringRunSensor):
     """Waits until monitoring ``monitoring_id`` has an execution after ``executed_after`` (default:
@@ -23,8 +27,8 @@ class DiligentExecutionSensor(MonitoringRunSensor):
         templated); default the DAG run's start.
     :param diligent_conn_id: The Airflow connection to Diligent.
 
-    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error`` and ``deferrable`` are those of
-    every sensor of this provider (see ``MonitoringRunSensor``).
+    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error``, ``deferrable`` and
+    ``start_from_trigger`` are those of every sensor of this provider (see ``MonitoringRunSensor``).
     """
 
     vendor = "diligent"
@@ -35,6 +39,7 @@ class DiligentExecutionSensor(MonitoringRunSensor):
         super().__init__(conn_id=diligent_conn_id, **kwargs)
         self.monitoring_id = monitoring_id
         self.executed_after = executed_after
+        self.start_in_the_triggerer()
 
     def execute(self, context: Any) -> Any:
         if not self.executed_after:
@@ -47,7 +52,8 @@ class DiligentExecutionSensor(MonitoringRunSensor):
         return self.monitoring_id, None
 
     def subject(self) -> str:
-        return f"the next execution of Diligent monitoring {self.monitoring_id} after {self.executed_after}"
+        after = self.executed_after or "the DAG run's start"
+        return f"the next execution of Diligent monitoring {self.monitoring_id} after {after}"
 
     def make_hook(self):
         from airflow_provider_monitoring.hooks.diligent import DiligentHook
@@ -57,8 +63,9 @@ class DiligentExecutionSensor(MonitoringRunSensor):
     def read_state(self):
         return self.hook.get_execution_state(self.monitoring_id, self.executed_after)
 
-    def make_trigger(self, deadline: float):
+    def make_trigger(self, deadline: float | None):
         from airflow_provider_monitoring.triggers.diligent import DiligentExecutionTrigger
 
-        return DiligentExecutionTrigger(self.monitoring_id, str(self.executed_after), diligent_conn_id=self.conn_id,
+        return DiligentExecutionTrigger(self.monitoring_id, str(self.executed_after or DAG_RUN_START),
+                                        diligent_conn_id=self.conn_id,
                                         poll_interval=self.poll_interval, deadline=deadline)

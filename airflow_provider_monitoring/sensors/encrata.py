@@ -21,8 +21,8 @@ class EncrataRunSensor(MonitoringRunSensor):
     :param run_id: The run (templated).
     :param encrata_conn_id: The Airflow connection to Encrata.
 
-    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error`` and ``deferrable`` are those of
-    every sensor of this provider (see ``MonitoringRunSensor``).
+    ``poll_interval``, ``timeout``, ``on_alert``, ``on_error``, ``deferrable`` and
+    ``start_from_trigger`` are those of every sensor of this provider (see ``MonitoringRunSensor``).
     """
 
     vendor = "encrata"
@@ -32,6 +32,7 @@ class EncrataRunSensor(MonitoringRunSensor):
         super().__init__(conn_id=encrata_conn_id, **kwargs)
         self.monitor_id = monitor_id
         self.run_id = run_id
+        self.start_in_the_triggerer()
 
     def event_ids(self) -> tuple[Any, Any]:
         return self.monitor_id, self.run_id
@@ -47,7 +48,7 @@ class EncrataRunSensor(MonitoringRunSensor):
     def read_state(self):
         return self.hook.get_run_state(self.monitor_id, self.run_id)
 
-    def make_trigger(self, deadline: float):
+    def make_trigger(self, deadline: float | None):
         from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
 
         return EncrataRunTrigger(self.monitor_id, self.run_id, encrata_conn_id=self.conn_id,

@@ -33,12 +33,11 @@ import contextlib
 import json
 import multiprocessing
 import os
-import resource
-import sys
 import tempfile
 import time
 import tracemalloc
 from typing import Callable, Iterator
+from _memory import current_rss, peak_rss, reset_peak_rss  # benchmarks/_memory.py, beside this script
 
 MB = 1024 * 1024
 BAR_MB = 50
@@ -81,29 +80,10 @@ def sandbox(in_process: bool) -> Iterator[None]:
 # ---- memory -----------------------------------------------------------------------------------
 
 
-def current_rss() -> int:
-    """Resident set size now, in bytes (Linux /proc; elsewhere the peak so far)."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return peak_rss()
 
 
-def peak_rss() -> int:
-    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024
 
 
-def reset_peak_rss() -> bool:
-    """Reset the kernel's peak RSS to the current RSS (Linux >= 4.0); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def measure(action: Callable[[], int]) -> dict:

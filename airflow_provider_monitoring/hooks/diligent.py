@@ -32,6 +32,10 @@ __all__ = ["DiligentHook", "MonitoringNotFoundError"]
 
 
 PAGE_SIZE = 100  # the documented maximum of page_size (§1.4)
+# The order of a walk that must see every monitoring once. The default order (last_execution) moves
+# while executions land, so a cursor walk can skip a monitoring; a website does not change. (Sorting
+# by id is not in every rendering of the docs, §1.5.)
+STABLE_SORT = "website"
 MAX_WINDOW = timedelta(days=60)  # /monitoring-executions refuses longer from/to ranges (§8)
 DEFAULT_LOOKBACK = timedelta(days=30)  # the API's own default when only `to` is known (§8)
 
@@ -411,7 +415,7 @@ class DiligentHook(MonitoringHook):
     def get_monitoring(self, monitoring_id: str) -> dict:
         """One monitoring by id. The API has no get-by-id endpoint, so the listing is walked until the
         id turns up; MonitoringNotFoundError (a NotFoundError) when it never does."""
-        return self._monitoring_lookup(monitoring_id).find(self.list_monitorings())
+        return self._monitoring_lookup(monitoring_id).find(self.list_monitorings(sort_by=STABLE_SORT))
 
     def alist_monitorings(
         self,
@@ -425,7 +429,7 @@ class DiligentHook(MonitoringHook):
 
     async def aget_monitoring(self, monitoring_id: str) -> dict:
         """Async twin of ``get_monitoring``: what a wait reads ``running_state`` from."""
-        return await self._monitoring_lookup(monitoring_id).afind(self.alist_monitorings())
+        return await self._monitoring_lookup(monitoring_id).afind(self.alist_monitorings(sort_by=STABLE_SORT))
 
     def _monitoring_lookup(self, monitoring_id: Any) -> ListingLookup:
         return ListingLookup(

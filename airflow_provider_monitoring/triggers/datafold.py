@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
-from airflow_provider_monitoring._http.errors import MonitoringError
+from airflow_provider_monitoring._http.errors import MonitoringError, RateLimitedError
 from airflow_provider_monitoring._waiting import RUNNING, RunState
 from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
@@ -27,9 +28,9 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
     any state Datafold adds later → failed with the raw value; or at the wall-clock ``deadline``
     (timeout), or on an API error.
 
-    The waits on runs of one monitor share one read per interval: the run itself while one wait
-    is open, the monitor's run listing while several are, and then each run the listing shows
-    ended, for its ``error`` and ``warnings`` (the listing does not carry them).
+    The waits on one connection share one read per interval, a few monitors at a time: per
+    monitor, the run itself while one wait is on it, else the monitor's run listing and then each
+    run it shows ended, for its ``error`` and ``warnings`` (the listing does not carry them).
 
     :param monitor_id: The monitor whose run is waited for.
     :param run_id: The run.
@@ -89,14 +90,14 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
         self._diff_id = state.run.get("diff_id", self._diff_id)
 
     def listing(self) -> tuple[Any, ...]:
-        return ("runs of monitor", str(self.monitor_id).strip())
+        return ("monitor runs",)
 
     def need(self) -> Hashable:
-        return str(self.run_id).strip(), tuple(self.accept_states)
+        return str(self.monitor_id).strip(), str(self.run_id).strip(), tuple(self.accept_states)
 
     @staticmethod
     async def read_listing(hook: DatafoldHook, key: FeedKey, needs: frozenset, previous: Any) -> "ListedRuns":
-        return await ListedRuns.read(hook, key.listing[1], needs)
+        return await ListedRuns.read(hook, needs)
 
     async def on_kill(self) -> None:
         """Cancel the run's data diff (the one documented cancel call), on a session of its own,
@@ -133,49 +134,72 @@ def _state(run: dict, accepted: Sequence[str]) -> RunState:
 
 
 class ListedRuns:
-    """Runs of one monitor as one shared read saw them, by run id. A listing item lacks ``error``
-    and ``warnings``, so a run the listing shows ended is read in full by the same shared read
-    (``complete`` holds the ids of runs whose record is the run itself)."""
+    """Runs of the monitors open waits are on, as one shared read of the connection saw them, by
+    (monitor id, run id). Per monitor: the run itself when one wait is on it; else the monitor's
+    run listing, then, one after the other, each run it shows ended, in full (a listing item lacks
+    ``error`` and ``warnings``). ``complete`` holds the runs whose record is the run itself;
+    ``errors`` what a monitor's read failed with, for its waits only."""
 
     # Pages beyond what the open waits' runs fill, in case other runs of the monitor came in between.
     SPARE_PAGES = 1
+    # Monitors read at once: a few connections, opened at the first read and reused by every read after.
+    READS_AT_ONCE = 4
 
-    def __init__(self, runs: dict[str, dict], complete: set[str]):
-        self.runs, self.complete = runs, complete
+    def __init__(self) -> None:
+        self.runs: dict[tuple[str, str], dict] = {}
+        self.complete: set[tuple[str, str]] = set()
+        self.errors: dict[str, MonitoringError] = {}
 
     @classmethod
-    async def read(cls, hook: DatafoldHook, monitor_id: str, needs: frozenset) -> ListedRuns:
-        from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE
-
-        wanted = {run_id for run_id, _accepted in needs}
-        if len(wanted) == 1:  # one request either way: the run itself says more than its listing item
-            (run_id,) = wanted
-            return cls({run_id: await hook.aget_monitor_run(monitor_id, run_id)}, complete={run_id})
-        runs = await walk_until_found(hook.alist_monitor_runs(monitor_id), "run_id", wanted, PAGE_SIZE, cls.SPARE_PAGES)
-        listing = cls(runs, complete=set())
-        for run_id in sorted(wanted & runs.keys()):
-            if listing.ended(run_id):
-                await listing.read_in_full(hook, monitor_id, run_id)
+    async def read(cls, hook: DatafoldHook, needs: frozenset) -> ListedRuns:
+        wanted: dict[str, set[str]] = {}
+        for monitor_id, run_id, _accepted in needs:
+            wanted.setdefault(monitor_id, set()).add(run_id)
+        listing, gate = cls(), asyncio.Semaphore(cls.READS_AT_ONCE)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for monitor_id, run_ids in wanted.items():
+                    group.create_task(listing.read_monitor(hook, gate, monitor_id, run_ids))
+        except* RateLimitedError as limited:
+            raise limited.exceptions[0] from None  # the account is limited: the feed backs off, for all
         return listing
 
-    def ended(self, run_id: str) -> bool:
-        run = self.runs[run_id]
-        return isinstance(run, dict) and "state" in run and _state(run, ()).outcome != RUNNING
+    async def read_monitor(self, hook: DatafoldHook, gate: asyncio.Semaphore, monitor_id: str,
+                           run_ids: set[str]) -> None:
+        from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE
+
+        async with gate:
+            try:
+                if len(run_ids) == 1:  # one request either way: the run itself says more than its listing item
+                    (run_id,) = run_ids
+                    await self.read_in_full(hook, monitor_id, run_id)
+                    return
+                walk = hook.alist_monitor_runs(monitor_id)
+                for run_id, run in (await walk_until_found(walk, "run_id", run_ids, PAGE_SIZE, self.SPARE_PAGES)).items():
+                    self.runs[monitor_id, run_id] = run
+                for run_id in sorted(run_ids):
+                    if self.ended(monitor_id, run_id):
+                        await self.read_in_full(hook, monitor_id, run_id)
+            except RateLimitedError:
+                raise
+            except MonitoringError as exc:
+                self.errors[monitor_id] = exc
+
+    def ended(self, monitor_id: str, run_id: str) -> bool:
+        run = self.runs.get((monitor_id, run_id))
+        return run is not None and "state" in run and _state(run, ()).outcome != RUNNING
 
     async def read_in_full(self, hook: DatafoldHook, monitor_id: str, run_id: str) -> None:
-        """One after the other, not all at once: runs of a monitor often end together, and
-        concurrent reads would each take a connection of their own."""
-        try:
-            self.runs[run_id] = await hook.aget_monitor_run(monitor_id, run_id)
-        except MonitoringError:
-            return  # left incomplete: that wait reads on its own and meets the error itself
-        self.complete.add(run_id)
+        self.runs[monitor_id, run_id] = await hook.aget_monitor_run(monitor_id, run_id)
+        self.complete.add((monitor_id, run_id))
 
     def state_of(self, need: Hashable) -> RunState | None:
-        run_id, accepted = need
-        run = self.runs.get(run_id)
+        monitor_id, run_id, accepted = need
+        if monitor_id in self.errors:
+            raise self.errors[monitor_id].with_traceback(None)  # this monitor's waits only
+        run = self.runs.get((monitor_id, run_id))
         if run is None or "state" not in run:
             return None
         state = _state(run, accepted)
         # An end is only reported from the run's own record, which carries the details.
-        return state if run_id in self.complete or state.outcome == RUNNING else None
+        return state if (monitor_id, run_id) in self.complete or state.outcome == RUNNING else None

@@ -115,6 +115,8 @@ class ListedExecutions:
 
     @classmethod
     async def read(cls, hook: DiligentHook, needs: frozenset) -> ListedExecutions:
+        from airflow_provider_monitoring.hooks.diligent import STABLE_SORT
+
         now = datetime.now(timezone.utc)
         times = [when for when in map(_reference_time, (after for _id, after in needs)) if when is not None]
         since = min((when for when in times if when < now), default=None)
@@ -125,7 +127,7 @@ class ListedExecutions:
                     executions.setdefault(str(execution.get("monitoring_id")), []).append(execution)
         listing = cls(since, now, executions, {})
         if any(listing._execution(need) is None for need in needs):
-            async for monitoring in hook.alist_monitorings():
+            async for monitoring in hook.alist_monitorings(sort_by=STABLE_SORT):
                 if isinstance(monitoring, dict) and monitoring.get("id") is not None:
                     listing.monitorings.setdefault(str(monitoring["id"]), monitoring)
         return listing

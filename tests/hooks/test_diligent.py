@@ -369,6 +369,14 @@ def test_get_monitoring_walks_the_listing_until_the_id(hook, api):
     assert len(api.seen) == 2  # stopped once found
 
 
+def test_get_monitoring_walks_in_an_order_that_does_not_move_while_executions_land(hook, api):
+    # The default order (last_execution) changes as executions land, and a cursor walk then skips
+    # monitorings: the lookup must ask for the websites' order, on every page.
+    api.on("GET", "/monitorings", cursor([[monitoring("m-1")], [monitoring("m-2")]]))
+    hook.get_monitoring("m-2")
+    assert [seen.query.get("sort_by") for seen in api.seen] == [["website"], ["website"]]
+
+
 def test_get_monitoring_absent_is_not_found(hook, api):
     api.on("GET", "/monitorings", cursor([[monitoring("m-1")], [monitoring("m-2")]]))
     with pytest.raises(NotFoundError, match="monitoring 'm-9' is not among the 2 monitorings listed") as caught:

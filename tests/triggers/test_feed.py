@@ -164,29 +164,48 @@ async def test_a_diligent_wait_joining_with_an_older_reference_time_still_finds_
 # ---- Datafold ---------------------------------------------------------------------------------
 
 
-async def test_waits_on_runs_of_one_datafold_monitor_share_its_run_listing(monitoring_sandbox):
+def datafold_trigger(monitor_id, run_id, deadline: float = 30) -> DatafoldMonitorRunTrigger:
+    return DatafoldMonitorRunTrigger(monitor_id, run_id, poll_interval=POLL, deadline=time.time() + deadline)
+
+
+async def test_datafold_waits_share_one_read_per_interval_a_listing_per_monitor_with_several(monitoring_sandbox):
     monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", seconds=1.5))
     hook = DatafoldHook()
-    monitor_id = hook.create_monitor("metric", MANUAL_METRIC_SPEC)
-    run_ids = [hook.run_monitor(monitor_id) for _ in range(3)]
+    busy = hook.create_monitor("metric", MANUAL_METRIC_SPEC)
+    busy_runs = [hook.run_monitor(busy) for _ in range(3)]
+    lone, lone_run = start_datafold_run()
     started = time.monotonic()
-    events = await events_of(*(DatafoldMonitorRunTrigger(monitor_id, run_id, poll_interval=POLL,
-                                                         deadline=time.time() + 30) for run_id in run_ids))
-    assert [event["run_id"] for event in events] == [str(run_id) for run_id in run_ids]
+    events = await events_of(*(datafold_trigger(busy, run_id) for run_id in busy_runs), datafold_trigger(lone, lone_run))
+    assert [event["run_id"] for event in events] == [str(run_id) for run_id in busy_runs + [lone_run]]
     assert {event["status"] for event in events} == {"success"}
-    listing = monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{monitor_id}/runs")
+    listing = monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{busy}/runs")
     assert 1 <= len(listing) <= most_reads(started)
-    # Each ended run is read in full once, for the details a listing item lacks.
-    own = monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{monitor_id}/runs/*")
-    assert sorted(path.rsplit("/", 1)[1] for _method, path in own) == sorted(map(str, run_ids))
+    # Each ended run of the busy monitor is read in full once, for the details a listing item lacks.
+    own = monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{busy}/runs/*")
+    assert sorted(path.rsplit("/", 1)[1] for _method, path in own) == sorted(map(str, busy_runs))
+    # The lone wait's run is read itself, once per interval, and its monitor's listing never.
+    assert 1 <= len(monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{lone}/runs/*")) <= most_reads(started)
+    assert monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{lone}/runs") == []
 
 
-async def test_a_lone_datafold_wait_reads_its_run_not_the_listing(monitoring_sandbox):
+async def test_a_datafold_monitor_that_fails_to_read_ends_only_its_own_waits(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", seconds=1.0))
     monitor_id, run_id = start_datafold_run()
-    event = await first_event(DatafoldMonitorRunTrigger(monitor_id, run_id, poll_interval=POLL,
-                                                        deadline=time.time() + 30))
-    assert event["status"] == "success"
-    assert monitoring_sandbox.requests("GET", f"/datafold/api/v1/monitors/{monitor_id}/runs") == []
+    events = await events_of(datafold_trigger(monitor_id, run_id), datafold_trigger(987654, 1), datafold_trigger(987654, 2))
+    assert [event["status"] for event in events] == ["success", "error", "error"]
+    assert all("987654" in event["message"] for event in events[1:])
+
+
+async def test_a_retry_after_beyond_the_deadline_holds_every_datafold_wait_without_a_request(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", seconds=60))
+    runs = [start_datafold_run(), start_datafold_run()]
+    # Longer than the HTTP layer sleeps out: the shared read fails with it, and the feed waits that long.
+    monitoring_sandbox.config.faults.append(
+        FaultRule("retry_after", method="GET", path="/datafold/api/v1/monitors/*", retry_after=600, times=1))
+    before = len(monitoring_sandbox.requests())
+    events = await events_of(*(datafold_trigger(*run, deadline=1.5) for run in runs))
+    assert [event["status"] for event in events] == ["timeout", "timeout"]
+    assert len(monitoring_sandbox.requests()) - before <= 2  # the limited read and its sibling, then silence
 
 
 async def test_one_vendors_rate_limit_does_not_hold_another_vendors_waits(monitoring_sandbox):

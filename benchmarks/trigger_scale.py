@@ -159,6 +159,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--datafold-runs-per-monitor", type=int, default=3)
     parser.add_argument("--mode", choices=("ours", "baseline", "both"), default="both")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--profile", metavar="PREFIX", default=None,
+                        help="write each mode's cProfile of the waits to PREFIX.<mode>.prof (figures then include "
+                             "the profiler's own cost; read with python -m pstats)")
     args = parser.parse_args(argv)
     if args.waits < len(args.vendors) or args.poll_interval <= 0 or args.datafold_runs_per_monitor < 1:
         parser.error("need at least one wait per vendor, a positive poll interval and runs per monitor")
@@ -653,6 +656,24 @@ async def drive(run: Run, triggers: list[BaseTrigger], cap: float) -> None:
     await asyncio.gather(*pending, lag_watch, return_exceptions=True)
 
 
+@contextlib.contextmanager
+def profiled(path: str | None) -> Iterator[None]:
+    """Where the CPU of the waits goes: a cProfile of the block, saved to ``path`` (None: none)."""
+    if path is None:
+        yield
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+        print(f"profile of the waits written to {path}")
+
+
 def cpu_seconds(pid: int) -> float:
     import psutil
 
@@ -678,7 +699,8 @@ def measure_mode(mode: str, args: argparse.Namespace, connections: dict[str, str
     run.rss_exact = reset_peak_rss()
     run.rss_before = peak_rss()
     sandbox_before = cpu_seconds(sandbox_pid)
-    asyncio.run(drive(run, triggers, args.duration))
+    with profiled(args.profile and f"{args.profile}.{mode}.prof"):
+        asyncio.run(drive(run, triggers, args.duration))
     run.sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox_before
     run.peak_rss = peak_rss()
     run.requests, run.latencies = list(meter.requests), {k: list(v) for k, v in meter.latencies.items()}

@@ -578,3 +578,25 @@ def test_a_text_body_asked_for_as_text_is_returned_as_text(api):
     api.on("GET", "/v1/notes", Reply(body="just words", headers={"Content-Type": "text/plain"}))
     assert SyncClient(settings(api.url)).request(Call("GET", "/v1/notes", accept="text/plain")) == "just words"
     assert len(api.seen) == 1
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a": 1}', b"[1, 2]", b'"text"', b"NaN", b'{"a": NaN, "b": 1.5e400}', b'\xff{"a": 1}', b'{"a": "\xe9"}',
+    b"<html>login</html>", b"  ", b'{"n": 123456789012345678901234567890}', b'{"a": 1}{"b": 2}', b'{"a": 1, "a": 2}',
+])
+def test_bodies_read_as_the_json_module_reads_them(raw):
+    # The fast decoder must not change what any body means: the same value, or text only, as before.
+    import json
+    import math
+
+    from airflow_provider_monitoring._http.client import decode_body
+
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        expected = json.loads(text) if text.strip() else None
+    except ValueError:
+        expected = None
+    body, got_text = decode_body(raw)
+    assert got_text == text
+    same = repr(body) == repr(expected) or (isinstance(body, float) and math.isnan(body) and math.isnan(expected))
+    assert same, (body, expected)

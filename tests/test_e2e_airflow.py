@@ -47,10 +47,11 @@ WORKER_DEFERRED = {
 STARTED_IN_TRIGGERER = {("example_diligent", "first_execution")}
 WAITING_TASKS = WORKER_DEFERRED | STARTED_IN_TRIGGERER
 
-# Two more DAGs, served next to the examples, for start_from_trigger's edges: a wait that Airflow
-# times out in the triggerer, and a template the triggerer of Airflow 3.3.2 cannot render (an
-# xcom_pull without map_indexes), which starts on a worker instead.
+# More DAGs, served next to the examples: start_from_trigger's edges (a wait that Airflow times out
+# in the triggerer, and a template the triggerer of Airflow 3.3.2 cannot render, an xcom_pull
+# without map_indexes, which starts on a worker instead), and waits that share their reads.
 TIMEOUT = 10
+SHARED_WAITS = 3  # sensors the triggerer starts together, on runs of one connection
 START_FROM_TRIGGER_DAGS = textwrap.dedent(f'''
     from datetime import timedelta
 
@@ -93,10 +94,31 @@ START_FROM_TRIGGER_DAGS = textwrap.dedent(f'''
         )
 
 
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+    def shared_waits():
+        @task
+        def start() -> list:
+            from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+            hook = EncrataHook()
+            monitors = [hook.create_monitor(f"shared {{index}}", monitor_type="domain", targets=["example.com"])
+                        for index in range({SHARED_WAITS})]
+            return [{{"monitor_id": m["id"], "run_id": hook.trigger_run(m["id"])["run_id"]}} for m in monitors]
+
+        started = start()
+        for index in range({SHARED_WAITS}):
+            started >> EncrataRunSensor(
+                task_id=f"wait_{{index}}", start_from_trigger=True, timeout=120, poll_interval=1,
+                monitor_id=f"{{{{{{{{ ti.xcom_pull(task_ids='start', map_indexes=-1)[{{index}}]['monitor_id'] }}}}}}}}",
+                run_id=f"{{{{{{{{ ti.xcom_pull(task_ids='start', map_indexes=-1)[{{index}}]['run_id'] }}}}}}}}",
+            )
+
+
     start_from_trigger_timeout()
     start_from_trigger_fallback()
+    shared_waits()
 ''')
-EDGES = {"start_from_trigger_timeout": "failed", "start_from_trigger_fallback": "success"}
+EDGES = {"start_from_trigger_timeout": "failed", "start_from_trigger_fallback": "success", "shared_waits": "success"}
 SKIP_PATH = ("example_datafold", "gate_replica_diff")  # on_alert="skip" on an alerting diff
 LINKED_TASKS = {("example_datafold", "gate_row_count"), ("example_datafold", "gate_replica_diff"),
                 ("example_datafold_alert_fails", "gate"), ("example_encrata", "trigger_run")}
@@ -287,6 +309,20 @@ def test_a_template_the_triggerer_cannot_render_starts_on_a_worker_instead(stack
     task_log = (task_log_folder(stack, runs, *key) / "attempt=1.log").read_text()
     assert "start_from_trigger: this task started on a worker" in task_log and "map_indexes=-1" in task_log
     assert "Pausing task as DEFERRED" in task_log
+
+
+def test_waits_in_the_triggerer_share_their_reads(stack, runs):
+    # The scheduler starts the sensors together in the triggerer's one event loop: each wait's own
+    # log says it was answered by the shared listing, never by a read of its own, and they shared it.
+    assert runs["states"]["shared_waits"] == "success", runs["tasks"]
+    shared_with = []
+    for index in range(SHARED_WAITS):
+        folder = task_log_folder(stack, runs, "shared_waits", f"wait_{index}")
+        summaries = [event["event"] for event in log_events(next(folder.glob("attempt=1.log.trigger.*.log")))
+                     if "shared read" in str(event.get("event"))]
+        assert len(summaries) == 1 and "0 reads of its own" in summaries[0], summaries
+        shared_with.append(int(re.search(r"with up to (\d+) other wait", summaries[0]).group(1)))
+    assert max(shared_with) >= 1, shared_with  # at least two of them read the same listing together
 
 
 def test_a_deferred_task_shows_its_monitor_link_while_it_waits(stack, runs):

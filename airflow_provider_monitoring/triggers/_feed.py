@@ -210,6 +210,8 @@ class Subscription:
         self.feed, self.need, self.deadline, self._read_own, self._clock = feed, need, deadline, read_own, clock
         self.joined_at = clock()
         self.seen = 0  # the number of the last snapshot this wait read
+        # What the wait's log tells at its end: how much it shared.
+        self.shared_reads = self.own_reads = self.most_others = 0
 
     async def read(self) -> RunState:
         """The wait's state from the newest snapshot it has not read (waiting for the next one when
@@ -221,10 +223,20 @@ class Subscription:
             self.seen = snapshot.number
             state = None if snapshot.listing is None else snapshot.listing.state_of(self.need)
             if state is not None:
+                self.shared_reads += 1
                 return state
             snapshot = await self.feed.next_snapshot(self.seen, until=self.deadline)
         state = None if snapshot is None else self._answer(snapshot)
-        return state if state is not None else await self._read_own(await self.feed.entered_hook())
+        if state is not None:
+            return state
+        self.own_reads += 1
+        return await self._read_own(await self.feed.entered_hook())
+
+    def summary(self) -> str:
+        """How the wait read, for its log: shared reads, the most waits it shared them with, its own reads."""
+        plural = lambda count, word: f"{count} {word}{'' if count == 1 else 's'}"  # noqa: E731
+        return (f"{plural(self.shared_reads, 'shared read')} of connection {self.feed.key.conn_id!r} "
+                f"(with up to {plural(self.most_others, 'other wait')}), {plural(self.own_reads, 'read')} of its own")
 
     async def pause(self, _seconds: float) -> None:
         """Between reads: until the feed publishes a snapshot this wait has not read, or the
@@ -241,6 +253,8 @@ class Subscription:
 
     def _answer(self, snapshot: Snapshot) -> RunState | None:
         self.seen = snapshot.number
+        self.shared_reads += 1
+        self.most_others = max(self.most_others, self.feed.subscribers - 1)
         if snapshot.error is not None:
             # Raised in every wait of the feed: each raise starts a fresh traceback, not a longer one.
             raise snapshot.error.with_traceback(None)

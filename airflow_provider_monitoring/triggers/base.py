@@ -106,6 +106,7 @@ class MonitoringRunTrigger(BaseTrigger):
             )
         finally:
             await leave(feed, need)  # the last wait out stops the feed and closes its session
+        self.log.info("%s: %s after %s", self.subject(), event["status"], subscription.summary())
         yield TriggerEvent(self.finish(event))
 
     async def _remembered(self, reading: Any) -> RunState:

@@ -245,3 +245,14 @@ async def test_a_connection_that_cannot_be_used_ends_every_wait_on_it_with_the_r
     assert [event["status"] for event in events] == ["error", "error"]
     assert all("control character" in event["message"] and "newline" not in event["message"] for event in events)
     assert monitoring_sandbox.requests() == []
+
+
+async def test_each_wait_logs_how_much_it_shared(monitoring_sandbox, capsys):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "*", seconds=1.0))
+    runs = [start_encrata_run("a"), start_encrata_run("b"), start_encrata_run("c")]
+    await events_of(*(encrata_trigger(*run) for run in runs))
+    lines = [line for line in capsys.readouterr().out.splitlines() if "shared read" in line]
+    assert sorted(run_id for _monitor, run_id in runs) == sorted(
+        next(run_id for _monitor, run_id in runs if run_id in line) for line in lines)
+    assert all("success after" in line and "of connection 'encrata_default' (with up to 2 other waits), "
+               "0 reads of its own" in line for line in lines), lines

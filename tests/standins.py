@@ -7,6 +7,7 @@ trigger to its event."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -41,6 +42,22 @@ class TaskStateStoreStandIn:
 
     def delete(self, key: str) -> None:
         self.values.pop(key, None)
+
+
+class AssetStateStoreStandIn:
+    """One watched asset's state store, with the async accessors (Airflow >= 3.3.2) a watcher uses;
+    values go through JSON, as the real store keeps them."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.writes = 0
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        return json.loads(self.values[key]) if key in self.values else default
+
+    async def aset(self, key: str, value: Any) -> None:
+        self.values[key] = json.dumps(value)  # raises on what the store could not keep
+        self.writes += 1
 
 
 def task_context(try_number: int = 1, dag_run_start: datetime | None = None,

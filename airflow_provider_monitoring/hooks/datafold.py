@@ -226,10 +226,11 @@ class DatafoldHook(MonitoringHook):
             raise ConfigurationError(f"start_time {start_time!r} is after end_time {end_time!r}")
         return self._walk_runs(path, params)
 
-    def alist_monitor_runs(self, monitor_id: int | str) -> AsyncIterator[dict]:
-        """Async twin of :meth:`list_monitor_runs` without time filters (what a shared wait reads);
-        use inside ``async with hook:``."""
-        return self.aclient.iter_pages(_monitor_path(monitor_id) + "/runs", self._run_pages(), {})
+    def alist_monitor_runs(self, monitor_id: int | str, start_time: Any = None) -> AsyncIterator[dict]:
+        """Async twin of :meth:`list_monitor_runs` (what shared waits and watchers read), with the
+        ``start_time`` filter only; use inside ``async with hook:``."""
+        params = {"start_time": None if start_time is None else iso_utc(start_time, "start_time")}
+        return self.aclient.iter_pages(_monitor_path(monitor_id) + "/runs", self._run_pages(), params)
 
     def _walk_runs(self, path: str, params: dict[str, Any]) -> Iterator[dict]:
         yield from self.client.iter_pages(path, self._run_pages(), params)

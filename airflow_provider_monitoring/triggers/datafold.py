@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
 from airflow_provider_monitoring._http.errors import MonitoringError, RateLimitedError
 from airflow_provider_monitoring._waiting import RUNNING, RunState
+from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, event_payload, parse_moment
 from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
 if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
     from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 
-__all__ = ["DatafoldMonitorRunTrigger"]
+__all__ = ["DatafoldMonitorRunTrigger", "DatafoldRunEventTrigger"]
+
+# The end states a run event may announce (docs/vendors/datafold.md: the documented end states).
+END_STATES = ("ok", "alert", "error", "cancelled", "learning", "skipped")
 
 # on_kill has little time (Airflow gives it [triggerer] on_kill_timeout, 30 s by default): its
 # requests must be over within this, retry sleeps included.
@@ -203,3 +208,90 @@ class ListedRuns:
         state = _state(run, accepted)
         # An end is only reported from the run's own record, which carries the details.
         return state if (monitor_id, run_id) in self.complete or state.outcome == RUNNING else None
+
+
+class DatafoldRunEventTrigger(MonitoringEventTrigger):
+    """An AssetWatcher's trigger: one event per run of ``monitor_ids`` that ended in one of
+    ``states`` (Datafold's words: ``ok``, ``alert``, ``error``, ``cancelled``, ``learning``,
+    ``skipped``; an undocumented end state counts as ``error``). The payload is docs/design.md's
+    "Vendor events" one (``kind`` "run"). Watchers on one connection share one poll, which reads
+    each watched monitor's runs once; each keeps its cursor in its asset's state store.
+
+    :param monitor_ids: The monitors whose runs are watched.
+    :param datafold_conn_id: The Airflow connection to Datafold.
+    :param states: The end states announced.
+    :param poll_interval: Seconds between polls (at least 30).
+    :param look_back: On a first start, also announce runs started up to this many seconds before.
+    """
+
+    vendor, kind = "datafold", "run"
+
+    def __init__(self, monitor_ids: Sequence[int | str], datafold_conn_id: str = "datafold_default",
+                 states: Sequence[str] = ("alert", "error"), poll_interval: float = 300.0, look_back: float = 0.0):
+        from airflow_provider_monitoring._http.errors import ConfigurationError
+        from airflow_provider_monitoring._http.values import int_id
+
+        super().__init__(datafold_conn_id, poll_interval, look_back)
+        if isinstance(monitor_ids, (str, int)) or not monitor_ids:
+            raise ConfigurationError(f"monitor_ids must be a non-empty list of monitor ids, got {monitor_ids!r}")
+        self.monitor_ids = [int_id(monitor_id, "monitor_ids item") for monitor_id in monitor_ids]
+        unknown = sorted(set(states) - set(END_STATES))
+        if unknown or isinstance(states, str) or not states:
+            raise ConfigurationError(f"states must be a non-empty list of {list(END_STATES)}, got {states!r}")
+        self.states = list(states)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_monitoring.triggers.datafold.DatafoldRunEventTrigger",
+            {
+                "monitor_ids": self.monitor_ids,
+                "datafold_conn_id": self.conn_id,
+                "states": self.states,
+                "poll_interval": self.poll_interval,
+                "look_back": self.look_back,
+            },
+        )
+
+    def make_hook(self) -> DatafoldHook:
+        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
+        return DatafoldHook(datafold_conn_id=self.conn_id)
+
+    def listing(self) -> tuple[Any, ...]:
+        return ("monitor runs",)
+
+    def monitors(self) -> frozenset[str] | None:
+        return frozenset(map(str, self.monitor_ids))
+
+    async def read_objects(self, hook: DatafoldHook, since: datetime, monitors: frozenset[str] | None) -> list[dict]:
+        """Runs started at or after ``since`` of each watched monitor, one monitor after the other."""
+        runs = []
+        for monitor_id in sorted(monitors or ()):
+            async for run in hook.alist_monitor_runs(monitor_id, start_time=since):
+                if isinstance(run, dict):
+                    runs.append({**run, "monitor_id": run.get("monitor_id", monitor_id)})
+        return runs
+
+    def object_id(self, item: dict) -> str | None:
+        return None if item.get("run_id") is None else f"{item.get('monitor_id')}/{item['run_id']}"
+
+    def object_time(self, item: dict) -> datetime | None:
+        return parse_moment(item.get("started_at"))
+
+    def ended(self, item: dict) -> bool:
+        return "state" in item and _state(item, ()).outcome != RUNNING
+
+    def watches(self, item: dict) -> bool:
+        return str(item.get("monitor_id")) in self.monitors()
+
+    def announces(self, item: dict) -> bool:
+        state = item.get("state")
+        return (state if state in END_STATES else "error") in self.states
+
+    def payload(self, item: dict, base_url: str) -> dict[str, Any]:
+        from airflow_provider_monitoring._vendors import monitor_url
+
+        state = _state(item, ())
+        return event_payload(self.vendor, self.kind, str(item["run_id"]), item.get("monitor_id"), state.outcome,
+                             state.vendor_state, self.object_time(item), monitor_url(base_url, item.get("monitor_id")),
+                             item)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import functools
+import logging
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Hashable
 
 from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.errors import ConfigurationError
-from airflow_provider_monitoring._waiting import RunState
-from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
+from airflow_provider_monitoring._waiting import RUNNING, RunState
+from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, event_payload, parse_moment
+from airflow_provider_monitoring.triggers._feed import MOST_SHARED_RECORDS, FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
 if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
     from airflow_provider_monitoring.hooks.encrata import EncrataHook
 
-__all__ = ["EncrataRunTrigger"]
+__all__ = ["EncrataRunEventTrigger", "EncrataRunTrigger"]
+
+log = logging.getLogger(__name__)
 
 
 class EncrataRunTrigger(MonitoringRunTrigger):
@@ -144,3 +149,99 @@ class ListedRuns:
         from airflow_provider_monitoring.hooks.encrata import listed_run_state
 
         return listed_run_state(run)
+
+
+class EncrataRunEventTrigger(MonitoringEventTrigger):
+    """An AssetWatcher's trigger: one event per Encrata run that ended (with ``changes_detected > 0``
+    when ``only_changes``), of one monitor, of one monitor type, or of every monitor. The payload is
+    docs/design.md's "Vendor events" one (``kind`` "run"). Watchers on one connection share one poll
+    of the all-runs listing; each keeps its cursor in its asset's state store.
+
+    :param encrata_conn_id: The Airflow connection to Encrata.
+    :param monitor_id: Only this monitor's runs (None: every monitor's).
+    :param monitor_type: Only runs of monitors of this type (``email``, ``phone``, ``domain``, ``ip``,
+        ``company``, ``darkweb``; None: every type).
+    :param only_changes: Only runs that detected changes.
+    :param poll_interval: Seconds between polls (at least 30).
+    :param look_back: On a first start, also announce runs that ended up to this many seconds before.
+    """
+
+    vendor, kind = "encrata", "run"
+
+    def __init__(self, encrata_conn_id: str = "encrata_default", monitor_id: str | None = None,
+                 monitor_type: str | None = None, only_changes: bool = True, poll_interval: float = 300.0,
+                 look_back: float = 0.0):
+        from airflow_provider_monitoring.hooks.encrata import optional_monitor_type
+
+        super().__init__(encrata_conn_id, poll_interval, look_back)
+        self.monitor_id = monitor_id
+        self.monitor_type = optional_monitor_type(monitor_type)  # refused at parse time, not in the triggerer
+        self.only_changes = only_changes
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "airflow_provider_monitoring.triggers.encrata.EncrataRunEventTrigger",
+            {
+                "encrata_conn_id": self.conn_id,
+                "monitor_id": self.monitor_id,
+                "monitor_type": self.monitor_type,
+                "only_changes": self.only_changes,
+                "poll_interval": self.poll_interval,
+                "look_back": self.look_back,
+            },
+        )
+
+    def make_hook(self) -> EncrataHook:
+        from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+        return EncrataHook(encrata_conn_id=self.conn_id)
+
+    def listing(self) -> tuple[Any, ...]:
+        return ("all runs", self.monitor_type)  # the type is a server-side filter: one poll per type
+
+    async def read_objects(self, hook: EncrataHook, since: datetime, monitors: frozenset[str] | None) -> list[dict]:
+        """The all-runs listing (of ``monitor_type``), newest first, down to runs started before ``since``."""
+        runs = []
+        async with aclosing(hook.alist_runs(self.monitor_type)) as walk:
+            async for run in walk:
+                when = started(run) if isinstance(run, dict) else None
+                if when is not None and when < since:
+                    break
+                runs.append(run)
+                if len(runs) >= MOST_SHARED_RECORDS:
+                    log.warning("Encrata events: more than %d runs since %s; older ones are not read",
+                                MOST_SHARED_RECORDS, since.isoformat())
+                    break
+        return runs
+
+    def object_id(self, item: dict) -> str | None:
+        return None if item.get("id") is None else str(item["id"])
+
+    def object_time(self, item: dict) -> datetime | None:
+        return started(item)
+
+    def ended(self, item: dict) -> bool:
+        return self._state(item).outcome != RUNNING
+
+    def watches(self, item: dict) -> bool:
+        return self.monitor_id is None or str(item.get("monitor_id")) == str(self.monitor_id).strip()
+
+    def announces(self, item: dict) -> bool:
+        changes = item.get("changes_detected")
+        return not self.only_changes or (isinstance(changes, int) and not isinstance(changes, bool) and changes > 0)
+
+    def payload(self, item: dict, base_url: str) -> dict[str, Any]:
+        from airflow_provider_monitoring._vendors import monitor_url
+
+        state = self._state(item)
+        return event_payload(self.vendor, self.kind, str(item["id"]), item.get("monitor_id"), state.outcome,
+                             state.vendor_state, parse_moment(item.get("completed_at")) or started(item),
+                             monitor_url(base_url, item.get("monitor_id")), item)
+
+    @staticmethod
+    def _state(item: dict) -> RunState:
+        from airflow_provider_monitoring._waiting import run_state
+        from airflow_provider_monitoring.hooks.encrata import RUN_OUTCOMES
+
+        # An undocumented status is final and failed (fail closed), with the raw value kept.
+        return run_state("Encrata", RUN_OUTCOMES, item.get("status"), item)

@@ -27,7 +27,15 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Hashable, Protocol
 
-from airflow_provider_monitoring._http.errors import MonitoringError
+from airflow_provider_monitoring._http.errors import (
+    AuthenticationError,
+    MonitoringError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UnexpectedResponseError,
+)
 from airflow_provider_monitoring._waiting import RunState
 
 log = logging.getLogger(__name__)
@@ -53,6 +61,12 @@ class Listing(Protocol):
         wait then reads on its own)."""
 
 
+# Failures of a shared read that every wait of the connection would meet in its own read too: they
+# are handed to every wait (a rate limit also slows the feed). Any other (a 404 or 400 of the shared
+# listing alone) makes each wait read on its own instead.
+ACCOUNT_ERRORS = (AuthenticationError, PermissionDeniedError, RateLimitedError, ServerError, TransportError,
+                  UnexpectedResponseError)
+
 # Reads the listing for the needs of every open wait: (the feed's hook, its key, the needs, the
 # feed's previous listing or None, for what a read learns for the next one).
 ReadListing = Callable[[Any, "FeedKey", frozenset, Any], Awaitable[Listing]]
@@ -73,8 +87,9 @@ class Feed:
     """The shared read of one :class:`FeedKey` in one event loop; lives while a wait subscribes.
 
     One hook, on the event loop's session for the connection (one pool of kept-alive connections for
-    every feed of that connection), serves the shared reads and the subscribers' own reads. A read that fails on a rate limit delays the next shared read by
-    the vendor's Retry-After, for every subscriber at once.
+    every feed of that connection), serves the shared reads and the subscribers' own reads. A shared
+    read that fails on a rate limit delays the next one by the vendor's Retry-After, for every
+    subscriber at once.
     """
 
     def __init__(self, key: FeedKey, hook: Any, read_listing: ReadListing,
@@ -84,6 +99,7 @@ class Feed:
         self._read_listing = read_listing
         self._clock = clock
         self._needs: dict[Hashable, int] = {}  # need -> how many subscribed waits share it
+        self.subscribers = 0
         self.latest: Snapshot | None = None
         self._last_listing: Listing | None = None
         self._published = asyncio.Event()  # replaced at each publication; set to wake the waiters
@@ -96,18 +112,16 @@ class Feed:
     def alive(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    @property
-    def subscribers(self) -> int:
-        return sum(self._needs.values())
-
     def add(self, need: Hashable) -> None:
         self._needs[need] = self._needs.get(need, 0) + 1
+        self.subscribers += 1
         if self._task is None:
             # A context of its own: the feed must not inherit the first wait's deadline (a contextvar).
             self._task = asyncio.get_running_loop().create_task(
                 self._poll(), name=f"monitoring feed {self.key}", context=contextvars.Context())
 
     def remove(self, need: Hashable) -> None:
+        self.subscribers -= 1
         left = self._needs.get(need, 0) - 1
         if left > 0:
             self._needs[need] = left
@@ -129,6 +143,12 @@ class Feed:
             except TimeoutError:
                 pass
 
+    def learn(self, need: Hashable, state: RunState) -> None:
+        """What a wait's own read found, for the next shared read to use (e.g. where to walk to)."""
+        learn = getattr(self._last_listing, "learn", None)
+        if learn is not None:
+            learn(need, state)
+
     async def entered_hook(self) -> Any:
         """The feed's hook, for a subscriber's own read; raises what stopped the feed from opening it
         (a missing connection, say), as the wait's own ``async with hook`` would have."""
@@ -140,10 +160,11 @@ class Feed:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+            # asyncio.wait, not await: a cancellation of the wait calling this must reach it, and
+            # only the feed's own end (cancelled, or its failure) is none of its business.
+            await asyncio.wait([self._task])
+            if not self._task.cancelled():
+                self._task.exception()  # retrieved: already handed to the waits as entered_hook's failure
         if self._entered:
             self._entered = False
             await self.hook.__aexit__(None, None, None)
@@ -183,8 +204,10 @@ class Feed:
             return Snapshot(number, started, listing=self._last_listing)
         except MonitoringError as exc:
             log.info("shared %s read for %d waits on connection %r failed: %s",
-                        self.key.vendor, self.subscribers, self.key.conn_id, exc)
-            return Snapshot(number, started, error=exc)
+                     self.key.vendor, self.subscribers, self.key.conn_id, exc)
+            if isinstance(exc, ACCOUNT_ERRORS):
+                return Snapshot(number, started, error=exc)
+            return Snapshot(number, started)  # may concern this read only: each wait reads on its own
         except Exception:  # a reader's bug must not leave the waits without answers: they read on their own
             log.exception("shared %s read on connection %r failed unexpectedly; each wait reads on its own",
                           self.key.vendor, self.key.conn_id)
@@ -209,28 +232,28 @@ class Subscription:
                  clock: Callable[[], float] = time.time):
         self.feed, self.need, self.deadline, self._read_own, self._clock = feed, need, deadline, read_own, clock
         self.joined_at = clock()
-        self.seen = 0  # the number of the last snapshot this wait read
+        # The number of the last snapshot this wait read, or passed over: those published before it
+        # joined were not read for it, and may be stale for it.
+        self.seen = feed.latest.number if feed.latest is not None else 0
         # What the wait's log tells at its end: how much it shared.
         self.shared_reads = self.own_reads = self.most_others = 0
 
     async def read(self) -> RunState:
         """The wait's state from the newest snapshot it has not read (waiting for the next one when
         there is none); its own read when the listing does not hold it, when no snapshot came by
-        the deadline, or when the shared read failed for a reason that is not an API error."""
+        the deadline, or when the shared read failed for a reason that may concern it alone."""
         snapshot = self._unread() or await self.feed.next_snapshot(self.seen, until=self.deadline)
         if snapshot is not None and snapshot.taken_at < self.joined_at:
-            # Read before this wait joined, so not sized for it: used only if it holds the answer.
+            # Begun before this wait joined (published after): not read for it, the next one is.
             self.seen = snapshot.number
-            state = None if snapshot.listing is None else snapshot.listing.state_of(self.need)
-            if state is not None:
-                self.shared_reads += 1
-                return state
             snapshot = await self.feed.next_snapshot(self.seen, until=self.deadline)
         state = None if snapshot is None else self._answer(snapshot)
         if state is not None:
             return state
         self.own_reads += 1
-        return await self._read_own(await self.feed.entered_hook())
+        state = await self._read_own(await self.feed.entered_hook())
+        self.feed.learn(self.need, state)
+        return state
 
     def summary(self) -> str:
         """How the wait read, for its log: shared reads, the most waits it shared them with, its own reads."""
@@ -238,12 +261,14 @@ class Subscription:
         return (f"{plural(self.shared_reads, 'shared read')} of connection {self.feed.key.conn_id!r} "
                 f"(with up to {plural(self.most_others, 'other wait')}), {plural(self.own_reads, 'read')} of its own")
 
-    async def pause(self, _seconds: float) -> None:
+    async def pause(self, seconds: float) -> None:
         """Between reads: until the feed publishes a snapshot this wait has not read, or the
-        deadline. The feed sets the pace (its interval, or a rate limit's Retry-After), so the
-        seconds ``wait_for_run`` asks for are not slept."""
-        if not self.feed.alive:  # a stopped feed: the wait goes on with its own reads, at its own pace
-            await asyncio.sleep(max(0.0, min(_seconds, self.deadline - self._clock())))
+        deadline. The feed sets the pace, except when ``wait_for_run`` asks for longer than the
+        interval (a Retry-After its own read was given): that is slept in full, then the newest
+        snapshot is read."""
+        remaining = self.deadline - self._clock()
+        if not self.feed.alive or seconds > self.feed.key.poll_interval:
+            await asyncio.sleep(max(0.0, min(seconds, remaining)))
             return
         await self.feed.next_snapshot(self.seen, until=self.deadline)
 

@@ -89,7 +89,9 @@ class MonitoringRunTrigger(BaseTrigger):
         monitor_id, run_id = self.event_ids()
         deadline = math.inf if self.deadline is None else float(self.deadline)
         key = FeedKey(self.vendor, self.conn_id, self.listing(), self.poll_interval)
-        feed, need = feed_for(key, self.make_hook, type(self).read_listing), self.need()
+        need = self.need()
+        hash(need)  # an unusable need fails here, before a feed (and its session) exists for it
+        feed = feed_for(key, self.make_hook, type(self).read_listing)
         feed.add(need)
         try:
             subscription = Subscription(feed, need, deadline, self.read_state)

@@ -143,7 +143,8 @@ class ListedRuns:
     (monitor id, run id). Per monitor: the run itself when one wait is on it; else the monitor's
     run listing, then, one after the other, each run it shows ended, in full (a listing item lacks
     ``error`` and ``warnings``). ``complete`` holds the runs whose record is the run itself;
-    ``errors`` what a monitor's read failed with, for its waits only."""
+    ``errors`` what a read failed with, by monitor (its listing: all its waits) or by (monitor,
+    run) (one run: that run's waits only)."""
 
     # Pages beyond what the open waits' runs fill, in case other runs of the monitor came in between.
     SPARE_PAGES = 1
@@ -153,7 +154,7 @@ class ListedRuns:
     def __init__(self) -> None:
         self.runs: dict[tuple[str, str], dict] = {}
         self.complete: set[tuple[str, str]] = set()
-        self.errors: dict[str, MonitoringError] = {}
+        self.errors: dict[Any, MonitoringError] = {}
 
     @classmethod
     async def read(cls, hook: DatafoldHook, needs: frozenset) -> ListedRuns:
@@ -174,34 +175,42 @@ class ListedRuns:
         from airflow_provider_monitoring.hooks.datafold import PAGE_SIZE
 
         async with gate:
+            if len(run_ids) == 1:  # one request either way: the run itself says more than its listing item
+                (run_id,) = run_ids
+                await self.read_in_full(hook, monitor_id, run_id)
+                return
             try:
-                if len(run_ids) == 1:  # one request either way: the run itself says more than its listing item
-                    (run_id,) = run_ids
-                    await self.read_in_full(hook, monitor_id, run_id)
-                    return
                 walk = hook.alist_monitor_runs(monitor_id)
                 for run_id, run in (await walk_until_found(walk, "run_id", run_ids, PAGE_SIZE, self.SPARE_PAGES)).items():
                     self.runs[monitor_id, run_id] = run
-                for run_id in sorted(run_ids):
-                    if self.ended(monitor_id, run_id):
-                        await self.read_in_full(hook, monitor_id, run_id)
             except RateLimitedError:
                 raise
             except MonitoringError as exc:
                 self.errors[monitor_id] = exc
+                return
+            for run_id in sorted(run_ids):
+                if self.ended(monitor_id, run_id):
+                    await self.read_in_full(hook, monitor_id, run_id)
 
     def ended(self, monitor_id: str, run_id: str) -> bool:
         run = self.runs.get((monitor_id, run_id))
         return run is not None and "state" in run and _state(run, ()).outcome != RUNNING
 
     async def read_in_full(self, hook: DatafoldHook, monitor_id: str, run_id: str) -> None:
-        self.runs[monitor_id, run_id] = await hook.aget_monitor_run(monitor_id, run_id)
+        try:
+            self.runs[monitor_id, run_id] = await hook.aget_monitor_run(monitor_id, run_id)
+        except RateLimitedError:
+            raise
+        except MonitoringError as exc:
+            self.errors[monitor_id, run_id] = exc  # this run's waits only
+            return
         self.complete.add((monitor_id, run_id))
 
     def state_of(self, need: Hashable) -> RunState | None:
         monitor_id, run_id, accepted = need
-        if monitor_id in self.errors:
-            raise self.errors[monitor_id].with_traceback(None)  # this monitor's waits only
+        error = self.errors.get((monitor_id, run_id)) or self.errors.get(monitor_id)
+        if error is not None:
+            raise error.with_traceback(None)  # the waits it concerns only
         run = self.runs.get((monitor_id, run_id))
         if run is None or "state" not in run:
             return None

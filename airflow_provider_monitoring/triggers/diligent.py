@@ -118,9 +118,12 @@ class ListedExecutions:
     async def read(cls, hook: DiligentHook, needs: frozenset) -> ListedExecutions:
         from airflow_provider_monitoring.hooks.diligent import STABLE_SORT
 
+        from airflow_provider_monitoring.hooks.diligent import MAX_WINDOW
+
         now = datetime.now(timezone.utc)
         times = [when for when in map(_reference_time, (after for _id, after in needs)) if when is not None]
-        since = min((when for when in times if when < now), default=None)
+        # A wait further back than one window reads on its own: it must not make every read long.
+        since = min((when for when in times if now - MAX_WINDOW <= when < now), default=None)
         executions: dict[str, list[dict]] = {}
         if since is not None:
             async for execution in hook.alist_executions(start=since, end=now):

@@ -96,8 +96,9 @@ def _moment(text: str) -> datetime | None:
 
 
 def started(run: dict) -> datetime | None:
-    """When a listed run started (``started_at``, else ``created_at``); None when it does not say."""
-    text = run.get("started_at") or run.get("created_at")
+    """When a listed run was made (``created_at``, the listing's order, newest first; else
+    ``started_at``); None when it does not say."""
+    text = run.get("created_at") or run.get("started_at")
     return _moment(text) if isinstance(text, str) else None
 
 
@@ -138,6 +139,12 @@ class ListedRuns:
             if when is not None:
                 starts[run_id] = when
         return cls(runs, starts)
+
+    def learn(self, need: Hashable, state: RunState) -> None:
+        """A wait's own read found its run: the next walks reach back to it."""
+        when = started(state.run) if isinstance(state.run, dict) else None
+        if when is not None:
+            self.starts[need[1]] = when
 
     def state_of(self, need: Hashable) -> RunState | None:
         monitor_id, run_id = need

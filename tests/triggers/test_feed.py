@@ -226,7 +226,7 @@ async def test_one_vendors_rate_limit_does_not_hold_another_vendors_waits(monito
 async def test_a_bug_in_the_shared_read_leaves_each_wait_to_read_on_its_own(monitoring_sandbox, monkeypatch):
     from airflow_provider_monitoring.triggers import encrata
 
-    async def broken(cls, hook, needs):
+    async def broken(cls, hook, needs, previous):
         raise KeyError("a reader's bug")
 
     monkeypatch.setattr(encrata.ListedRuns, "read", classmethod(broken))
@@ -256,3 +256,35 @@ async def test_each_wait_logs_how_much_it_shared(monitoring_sandbox, capsys):
         next(run_id for _monitor, run_id in runs if run_id in line) for line in lines)
     assert all("success after" in line and "of connection 'encrata_default' (with up to 2 other waits), "
                "0 reads of its own" in line for line in lines), lines
+
+
+async def test_a_failed_read_of_one_datafold_run_ends_only_that_runs_wait(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", seconds=1.0))
+    hook = DatafoldHook()
+    monitor = hook.create_monitor("metric", MANUAL_METRIC_SPEC)
+    broken, fine = hook.run_monitor(monitor), hook.run_monitor(monitor)
+    monitoring_sandbox.config.faults.append(
+        FaultRule("status", method="GET", path=f"/datafold/api/v1/monitors/{monitor}/runs/{broken}", status=404))
+    events = await events_of(datafold_trigger(monitor, broken), datafold_trigger(monitor, fine))
+    assert [event["status"] for event in events] == ["error", "success"]
+    assert f"runs/{broken}" in events[0]["message"]
+
+
+async def test_a_long_retry_after_on_a_waits_own_read_is_slept_in_full(monitoring_sandbox):
+    monitor_id, _run = start_encrata_run("a")
+    # Not in any listing yet, but just started: the wait reads its monitor's runs on its own.
+    monitoring_sandbox.config.faults.append(
+        FaultRule("retry_after", method="GET", path=f"/encrata/api/monitors/{monitor_id}/runs", retry_after=600, times=1))
+    event = await first_event(EncrataRunTrigger(monitor_id, "not-visible-yet", poll_interval=POLL,
+                                                deadline=time.time() + 2, not_found_until=time.time() + 60))
+    assert event["status"] == "timeout"
+    assert len(monitoring_sandbox.requests("GET", f"/encrata/api/monitors/{monitor_id}/runs")) == 1
+
+
+async def test_a_shared_listing_the_account_cannot_read_leaves_each_wait_to_its_own_reads(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "*", seconds=0.5))
+    monitoring_sandbox.config.faults.append(FaultRule("status", method="GET", path=ENCRATA_SHARED, status=404))
+    runs = [start_encrata_run("a"), start_encrata_run("b")]
+    events = await events_of(*(encrata_trigger(*run) for run in runs))
+    assert [event["status"] for event in events] == ["success", "success"]
+    assert monitoring_sandbox.requests("GET", ENCRATA_OWN)

@@ -1,4 +1,5 @@
-"""Diligent operators: onboard websites (one or in bulk), collect and acknowledge alerts.
+"""Diligent operators: onboard websites (one or in bulk), collect and acknowledge alerts (listed
+ones, or those whose asset events started the DAG run).
 
 Importing this module costs little: hooks are imported when a task runs.
 """
@@ -11,8 +12,17 @@ from typing import Any, Sequence
 from airflow_provider_monitoring._vendors import DILIGENT_BULK_LIMIT as BULK_LIMIT
 from airflow_provider_monitoring.operators.base import MonitoringOperator, templated
 
-__all__ = ["DiligentAlertsOperator", "DiligentBulkCreateMonitoringsOperator", "DiligentCreateMonitoringOperator"]
+__all__ = [
+    "DiligentAcknowledgeAlertsOperator", "DiligentAlertsOperator", "DiligentBulkCreateMonitoringsOperator",
+    "DiligentCreateMonitoringOperator",
+]
 
+# What marks an asset event as a Diligent alert: the payload of this provider's AssetWatcher triggers
+# (docs/design.md, "Vendor events"; built by triggers/_events.py, event_payload), which Airflow
+# stores as the event's extra {"from_trigger": True, "payload": ...} (airflow/models/trigger.py,
+# submit_event).
+EVENT_VENDOR = "diligent"
+EVENT_KIND = "alert"
 
 
 class DiligentCreateMonitoringOperator(MonitoringOperator):
@@ -178,3 +188,120 @@ def _noting_ids(alerts: Any, ids: list[str]):
     for alert in alerts:
         ids.append(alert["id"])
         yield alert
+
+
+class DiligentAcknowledgeAlertsOperator(MonitoringOperator):
+    """Acknowledges Diligent alerts: exactly ``alert_ids`` or, when it is None, the alerts whose
+    asset events started this DAG run (events a ``DiligentAlertEventTrigger`` watcher fired; other
+    vendors' events, other kinds and events not fired by a trigger are ignored). Returns
+    ``{"acknowledged": [ids], "updated_count", "unacknowledged_count"}``: the two counts as
+    Diligent reported them, None when it reported none (its single-alert answer carries no count).
+
+    Put it last, after the tasks that handle the alerts. With the default ``trigger_rule``
+    (``all_success``) it runs only when everything upstream succeeded: a failed remediation leaves
+    the alerts open in Diligent, to be seen again (``DiligentAlertsOperator``) or acknowledged by
+    clearing the failed tasks of the same DAG run, which keeps its triggering events. A watcher
+    fires once per alert, so nothing else brings them back. Do not give it a trigger rule that runs
+    after failures unless acknowledging unhandled alerts is what you want.
+
+    With no ids (``alert_ids=[]``, or None and no Diligent alert among the triggering events) it
+    sends no request, says so in the log and returns an empty ``acknowledged``. Ids are checked
+    before any request (a list of non-empty strings; duplicates are acknowledged once). Diligent
+    takes one alert per request, so there is one request per id; acknowledging is free and
+    idempotent, so a retry after a partial failure simply acknowledges all of them again, as does a
+    watcher's repeated event (they are delivered at least once).
+
+    :param alert_ids: The alert ids to acknowledge (templated; a list of strings, e.g. an XComArg
+        of an upstream task, or a template rendered as a native list). None (default): the alert
+        ids of the DAG run's triggering asset events.
+    :param diligent_conn_id: The Airflow connection to Diligent.
+    """
+
+    template_fields: Sequence[str] = ("alert_ids",)
+
+    def __init__(self, *, alert_ids: list[str] | None = None, diligent_conn_id: str = "diligent_default",
+                 **kwargs: Any):
+        super().__init__(conn_id=diligent_conn_id, **kwargs)
+        self.alert_ids = alert_ids
+        if alert_ids is not None and not _known_only_when_run(alert_ids):
+            checked_alert_ids(alert_ids, "alert_ids")
+
+    def execute(self, context: Any) -> dict:
+        ids = self._alert_ids_to_acknowledge(context)
+        if not ids:
+            return {"acknowledged": [], "updated_count": None, "unacknowledged_count": None}
+        from airflow_provider_monitoring.hooks.diligent import DiligentHook
+
+        done = DiligentHook(diligent_conn_id=self.conn_id).acknowledge_alerts(ids)
+        self.log.info("acknowledged %d Diligent alerts: %s", len(done["acknowledged"]), done["acknowledged"])
+        return {key: done[key] for key in ("acknowledged", "updated_count", "unacknowledged_count")}
+
+    def _alert_ids_to_acknowledge(self, context: Any) -> list[str]:
+        return self._listed_alert_ids() if self.alert_ids is not None else self._triggering_alert_ids(context)
+
+    def _listed_alert_ids(self) -> list[str]:
+        ids = checked_alert_ids(self.alert_ids, "alert_ids")
+        if not ids:
+            self.log.info("alert_ids is empty: no Diligent alert to acknowledge, no request sent")
+        return ids
+
+    def _triggering_alert_ids(self, context: Any) -> list[str]:
+        # Absent when execute() is called outside a task run; empty for a run not started by assets.
+        events = distinct_events(context.get("triggering_asset_events") or {})
+        alert_events = [event for event in events if is_diligent_alert_event(event)]
+        # A Diligent alert event without a usable id is refused, not skipped: skipping it would
+        # leave an alert open while the run reports success.
+        ids = checked_alert_ids([event.extra["payload"].get("alert_id") for event in alert_events],
+                                "the alert_id of the triggering Diligent alert events")
+        if not ids:
+            self.log.info("no alert_ids given and no Diligent alert among the %d triggering asset events of "
+                          "this DAG run: nothing to acknowledge, no request sent", len(events))
+        else:
+            self.log.info("%d of the %d triggering asset events of this DAG run are Diligent alerts: %s",
+                          len(alert_events), len(events), ids)
+        return ids
+
+
+def checked_alert_ids(alert_ids: Any, what: str) -> list[str]:
+    """The ids as a list without duplicates (first occurrence kept, surrounding blanks dropped), or
+    a ConfigurationError saying what is wrong; an empty list is allowed (nothing to acknowledge)."""
+    from airflow_provider_monitoring._http.errors import ConfigurationError
+
+    if not isinstance(alert_ids, (list, tuple)):
+        hint = (" (a template renders to text; pass an XComArg such as task.output, or set the DAG's "
+                "render_template_as_native_obj=True)" if isinstance(alert_ids, str) else "")
+        raise ConfigurationError(f"{what} must be a list of alert id strings, got "
+                                 f"{type(alert_ids).__name__} {alert_ids!r}{hint}")
+    for position, alert_id in enumerate(alert_ids):
+        if not isinstance(alert_id, str) or not alert_id.strip():
+            raise ConfigurationError(f"{what} must hold non-empty strings only; item {position} is {alert_id!r}")
+    return list(dict.fromkeys(alert_id.strip() for alert_id in alert_ids))
+
+
+def distinct_events(triggering_asset_events: Any) -> list[Any]:
+    """Every event of the DAG run once, oldest first. Airflow lists an event under its asset and
+    again under each alias it was emitted through, and groups events by asset, so the mapping's
+    own order is not the order they happened in."""
+    seen: dict[int, Any] = {}
+    for events in triggering_asset_events.values():
+        for event in events:
+            seen.setdefault(id(event), event)
+    return sorted(seen.values(), key=lambda event: event.timestamp)
+
+
+def is_diligent_alert_event(event: Any) -> bool:
+    """Whether an asset event is one a Diligent alert watcher fired: recorded from a trigger, with
+    the payload contract's vendor and kind. Events that tasks or users posted are never taken, even
+    with a look-alike extra: only a watcher's event says an alert arrived."""
+    extra = event.extra if isinstance(event.extra, dict) else {}
+    payload = extra.get("payload")
+    return (extra.get("from_trigger") is True and isinstance(payload, dict)
+            and payload.get("vendor") == EVENT_VENDOR and payload.get("kind") == EVENT_KIND)
+
+
+def _known_only_when_run(value: Any) -> bool:
+    """Whether the value is a template or holds an XComArg: checked once rendered, not at parse time."""
+    from airflow.sdk.definitions._internal.mixins import ResolveMixin
+
+    parts = [value, *value] if isinstance(value, (list, tuple)) else [value]
+    return templated(value) or any(isinstance(part, ResolveMixin) for part in parts)

@@ -22,11 +22,14 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("example_")}
     assert set(lines) == {
         "example_monitoring_hooks", "example_datafold_alert_fails", "example_encrata", "example_datafold",
-        "example_diligent",
+        "example_diligent", "example_events_diligent", "example_events_encrata", "example_events_datafold",
     }, report
     assert "5 tasks  success  as expected" in lines["example_diligent"]
     assert "7 tasks  success  as expected" in lines["example_datafold"]
     assert "3 tasks  success  as expected" in lines["example_monitoring_hooks"]
+    # Started by no event under dag.test(): each runs once and has nothing to handle.
+    for dag_id in ("example_events_diligent", "example_events_encrata", "example_events_datafold"):
+        assert "success  as expected" in lines[dag_id], report
     assert "4 tasks  success  as expected" in lines["example_encrata"]
     assert "failed   as expected (demonstrates a failure path)" in lines["example_datafold_alert_fails"]
     # example_encrata's run wait deferred, and dag.test() ran the trigger in-process.

@@ -247,11 +247,13 @@ class DiligentAcknowledgeAlertsOperator(MonitoringOperator):
 
     def _triggering_alert_ids(self, context: Any) -> list[str]:
         # Absent when execute() is called outside a task run; empty for a run not started by assets.
-        events = distinct_events(context.get("triggering_asset_events") or {})
-        alert_events = [event for event in events if is_diligent_alert_event(event)]
+        from airflow_provider_monitoring.events import distinct_events, vendor_events
+
+        triggering = context.get("triggering_asset_events") or {}
+        events, alert_events = distinct_events(triggering), vendor_events(triggering, EVENT_VENDOR, EVENT_KIND)
         # A Diligent alert event without a usable id is refused, not skipped: skipping it would
         # leave an alert open while the run reports success.
-        ids = checked_alert_ids([event.extra["payload"].get("alert_id") for event in alert_events],
+        ids = checked_alert_ids([payload.get("alert_id") for payload in alert_events],
                                 "the alert_id of the triggering Diligent alert events")
         if not ids:
             self.log.info("no alert_ids given and no Diligent alert among the %d triggering asset events of "
@@ -276,27 +278,6 @@ def checked_alert_ids(alert_ids: Any, what: str) -> list[str]:
         if not isinstance(alert_id, str) or not alert_id.strip():
             raise ConfigurationError(f"{what} must hold non-empty strings only; item {position} is {alert_id!r}")
     return list(dict.fromkeys(alert_id.strip() for alert_id in alert_ids))
-
-
-def distinct_events(triggering_asset_events: Any) -> list[Any]:
-    """Every event of the DAG run once, oldest first. Airflow lists an event under its asset and
-    again under each alias it was emitted through, and groups events by asset, so the mapping's
-    own order is not the order they happened in."""
-    seen: dict[int, Any] = {}
-    for events in triggering_asset_events.values():
-        for event in events:
-            seen.setdefault(id(event), event)
-    return sorted(seen.values(), key=lambda event: event.timestamp)
-
-
-def is_diligent_alert_event(event: Any) -> bool:
-    """Whether an asset event is one a Diligent alert watcher fired: recorded from a trigger, with
-    the payload contract's vendor and kind. Events that tasks or users posted are never taken, even
-    with a look-alike extra: only a watcher's event says an alert arrived."""
-    extra = event.extra if isinstance(event.extra, dict) else {}
-    payload = extra.get("payload")
-    return (extra.get("from_trigger") is True and isinstance(payload, dict)
-            and payload.get("vendor") == EVENT_VENDOR and payload.get("kind") == EVENT_KIND)
 
 
 def _known_only_when_run(value: Any) -> bool:

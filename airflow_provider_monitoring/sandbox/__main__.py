@@ -2,6 +2,8 @@
 
 Prints the ``AIRFLOW_CONN_*`` lines that point the default connections at it, ready to paste
 into a shell (or ``eval``). The options are described in docs/sandbox.md, "Starting it".
+``airflow-monitoring-sandbox run|schedule|requests ...`` drive a running sandbox instead
+(``sandbox.client``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import signal
 import sys
 import threading
 
+from airflow_provider_monitoring.sandbox import client
+from airflow_provider_monitoring.sandbox.client import parse_schedule
 from airflow_provider_monitoring.sandbox.core import (
-    DEFAULT_API_KEY, DEFAULT_RULES, OUTCOME_WORDS, FaultRule, OutcomeRule, SandboxConfig,
+    DEFAULT_API_KEY, DEFAULT_RULES, OUTCOME_WORDS, FaultRule, OutcomeRule, SandboxConfig, ScheduleRule, split_flag,
 )
 from airflow_provider_monitoring.sandbox.server import Sandbox
 
@@ -22,8 +26,7 @@ from airflow_provider_monitoring.sandbox.server import Sandbox
 def parse_outcome(text: str) -> OutcomeRule:
     """``VENDOR:GLOB=OUTCOME[@SECONDS]``, e.g. ``datafold:orders*=alert@5`` or ``*:*=failed``."""
     try:
-        target, result = text.split("=", 1)
-        vendor, match = target.split(":", 1)
+        vendor, match, result = split_flag(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected VENDOR:GLOB=OUTCOME[@SECONDS], got {text!r}") from None
     outcome, _, seconds = result.partition("@")
@@ -33,7 +36,7 @@ def parse_outcome(text: str) -> OutcomeRule:
 def load_config_file(path: str) -> dict:
     """A JSON file with any of: api_key, run_seconds, state_file, rules [{vendor, match, outcome,
     seconds}], default_rules (the same; [] for none), faults [{kind, method, path, status,
-    retry_after, delay, times}]."""
+    retry_after, delay, times}], schedules [{vendor, match, every}]."""
     with open(path) as handle:
         return json.load(handle)
 
@@ -46,6 +49,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         rules=[OutcomeRule(**rule) for rule in data.get("rules", [])] + list(args.outcome or []),
         faults=[FaultRule(**fault) for fault in data.get("faults", [])],
         state_file=args.state_file or data.get("state_file"),
+        schedules=[ScheduleRule(**rule) for rule in data.get("schedules", [])] + list(args.schedule or []),
     )
     if args.no_default_rules:
         config.default_rules = []
@@ -79,6 +83,17 @@ outcome words (the first is the vendor's default):
 default rules (after yours; --no-default-rules drops them), which the example DAGs rely on:
 {defaults}
 
+schedule rules (--schedule VENDOR:GLOB=SECONDS, repeatable):
+  Matching monitors that the vendor would run by itself (active, enabled) start a run every
+  SECONDS, which ends as the outcome rules say; the first rule that applies decides.
+
+  --schedule 'diligent:*alert-demo*=30'  the alert-demo monitorings run, and alert, every 30 s
+
+commands for a running sandbox (each has its own --help):
+  airflow-monitoring-sandbox run VENDOR MONITOR [--outcome WORD] [--alerts N] [--changes] ...
+  airflow-monitoring-sandbox schedule [VENDOR:GLOB=SECONDS ...] [--off]
+  airflow-monitoring-sandbox requests [--method M] [--path GLOB]
+
 Details: docs/sandbox.md in the provider's repository."""
 
 
@@ -92,22 +107,31 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-seconds", type=float, help="how long a run stays in progress (default 2)")
     parser.add_argument("--outcome", action="append", type=parse_outcome, metavar="VENDOR:GLOB=OUTCOME[@SECONDS]",
                         help="how matching runs end, e.g. datafold:*=alert (repeatable; first match wins; see below)")
+    parser.add_argument("--schedule", action="append", type=parse_schedule, metavar="VENDOR:GLOB=SECONDS",
+                        help="matching monitors run every SECONDS, e.g. 'diligent:*=30' (repeatable; see below)")
     parser.add_argument("--no-default-rules", action="store_true",
                         help="leave out the default rules (below): only your rules decide")
-    parser.add_argument("--config", help="JSON file with settings, rules and faults (docs/sandbox.md)")
+    parser.add_argument("--config", help="JSON file with settings, rules, faults and schedules (docs/sandbox.md)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in client.COMMANDS:
+        return client.main(argv)
     args = make_parser().parse_args(argv)
 
     try:
-        sandbox = Sandbox(build_config(args), host=args.host, port=args.port).start()
+        config = build_config(args)
+    except (OSError, TypeError, ValueError) as exc:  # an unreadable config file, or a bad entry in it
+        raise SystemExit(f"airflow-monitoring-sandbox: --config {args.config}: {exc}") from None
+    try:
+        sandbox = Sandbox(config, host=args.host, port=args.port).start()
     except RuntimeError as exc:
         raise SystemExit(f"airflow-monitoring-sandbox: {exc}") from None
     for name, value in sandbox.connection_env().items():
         print(f"export {name}={shlex.quote(value)}")
-    print(f"# sandbox serving {sandbox.url} (/encrata, /diligent, /datafold); Ctrl-C stops it", file=sys.stderr)
+    print(f"# sandbox serving {sandbox.url} (/encrata, /diligent, /datafold; control API /_sandbox); Ctrl-C stops it", file=sys.stderr)
     sys.stdout.flush()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

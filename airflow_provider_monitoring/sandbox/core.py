@@ -1,6 +1,8 @@
-"""What the three vendor emulators share: configuration, outcome rules (and the default ones),
-faults, time, ids, state, and ``VendorApp``, the frame each vendor's API is built on, which also
-serves the read-only monitor pages the operators' links open (docs/sandbox.md, "Monitor pages").
+"""What the three vendor emulators share: configuration, outcome and schedule rules (and the
+default outcome rules), faults, time, ids, state, the request log, and ``VendorApp``, the frame each
+vendor's API is built on, which also serves the read-only monitor pages the operators' links open
+(docs/sandbox.md, "Monitor pages") and starts the runs the control API and the schedule ask for
+(docs/sandbox.md, "Events on request").
 
 The sandbox serves all three vendors on one port, each under its own path prefix
 (``/encrata``, ``/diligent``, ``/datafold``), so one process backs the three connections.
@@ -19,7 +21,8 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Awaitable, Callable
+from functools import partial
+from typing import Any, Awaitable, Callable, NamedTuple
 
 from aiohttp import web
 
@@ -28,10 +31,26 @@ from airflow_provider_monitoring._http.values import parse_time
 
 VENDORS = ("encrata", "diligent", "datafold")
 DEFAULT_API_KEY = "sandbox-api-key"
+# The sandbox's own paths (the control API): no vendor uses this prefix, so nothing there can be
+# mistaken for a vendor's answer; faults and the request log leave it out.
+CONTROL_PREFIX = "/_sandbox"
+
+
+class Selector:
+    """What outcome and schedule rules share: ``vendor`` (one of VENDORS or "*") and ``match``, a
+    glob tried against an object's keys (``VendorApp.monitor_keys``)."""
+
+    vendor: str
+    match: str
+
+    def applies(self, vendor: str, keys: Any) -> bool:
+        if self.vendor not in ("*", vendor):
+            return False
+        return any(fnmatch.fnmatchcase(str(key), self.match) for key in keys if key is not None)
 
 
 @dataclass
-class OutcomeRule:
+class OutcomeRule(Selector):
     """How runs of matching objects end (docs/sandbox.md, "Outcome rules").
 
     ``vendor``: one of VENDORS or "*". ``match``: a glob tried against the object's keys (id, name,
@@ -45,15 +64,65 @@ class OutcomeRule:
     outcome: str | None = None  # None: the vendor's default outcome (a rule may set only seconds)
     seconds: float | None = None
 
-    def applies(self, vendor: str, keys: list[str]) -> bool:
-        if self.vendor not in ("*", vendor):
-            return False
-        return any(fnmatch.fnmatchcase(str(key), self.match) for key in keys if key is not None)
-
     def flag(self) -> str:
         """The rule as the command line writes it: ``VENDOR:GLOB=OUTCOME[@SECONDS]``."""
         seconds = "" if self.seconds is None else f"@{self.seconds:g}"
         return f"{self.vendor}:{self.match}={self.outcome or ''}{seconds}"
+
+
+MIN_EVERY = 0.1  # seconds: a shorter period would keep the scheduler busy for nothing a person can see
+
+
+@dataclass
+class ScheduleRule(Selector):
+    """Matching monitors run every ``every`` seconds (docs/sandbox.md, "On a schedule").
+
+    ``vendor``: one of VENDORS or "*". ``match``: a glob tried against the object's keys, as in an
+    ``OutcomeRule``. ``every``: the period in seconds (at least ``MIN_EVERY``). Only monitors the
+    vendor would run by itself are scheduled: active Encrata monitors, active and unexpired Diligent
+    monitorings, enabled Datafold monitors. The first rule that applies to a monitor decides its period.
+    """
+
+    vendor: str
+    match: str
+    every: float
+
+    def __post_init__(self) -> None:
+        # Checked here so the config file, the command line and the control API refuse alike.
+        if self.vendor not in ("*", *VENDORS):
+            raise ValueError(f"vendor must be one of *, {', '.join(VENDORS)}, got {self.vendor!r}")
+        if not isinstance(self.match, str) or not self.match:
+            raise ValueError("match must be a non-empty glob")
+        if isinstance(self.every, bool) or not isinstance(self.every, (int, float)) or not self.every >= MIN_EVERY:
+            raise ValueError(f"every must be a number of seconds of at least {MIN_EVERY:g}, got {self.every!r}")
+
+    def flag(self) -> str:
+        """The rule as the command line writes it: ``VENDOR:GLOB=SECONDS``."""
+        return f"{self.vendor}:{self.match}={self.every:g}"
+
+
+def split_flag(text: str) -> tuple[str, str, str]:
+    """``VENDOR:GLOB=REST``, as rules are written on the command line, in its three parts."""
+    target, rest = text.split("=", 1)
+    vendor, match = target.split(":", 1)
+    return vendor, match, rest
+
+
+@dataclass
+class RunChoice:
+    """What a control request fixes about the run it starts; what it leaves None the outcome rules
+    decide, as for a run started through the vendor's API.
+
+    ``outcome``: the end state in the vendor's words. ``seconds``: how long the run takes.
+    ``alerts``: how many alerts a Diligent run ending in ``alert`` raises (a run the vendor's API
+    starts raises one). ``changes``: whether every target of an Encrata run changes (True) or none
+    (False); None keeps each target's own behaviour (about a third change).
+    """
+
+    outcome: str | None = None
+    seconds: float | None = None
+    alerts: int | None = None
+    changes: bool | None = None
 
 
 @dataclass
@@ -115,6 +184,7 @@ class SandboxConfig:
     faults: list[FaultRule] = field(default_factory=list)
     state_file: str | None = None
     default_rules: list[OutcomeRule] = field(default_factory=default_rules)  # tried after ``rules``; [] for none
+    schedules: list[ScheduleRule] = field(default_factory=list)  # read at every tick of the scheduler
 
     def outcome(self, vendor: str, *keys: Any) -> tuple[str, float]:
         """The first matching rule's (outcome, seconds), ``rules`` before ``default_rules``, else
@@ -127,6 +197,16 @@ class SandboxConfig:
         return DEFAULT_OUTCOMES[vendor], self.run_seconds
 
 
+class LoggedRequest(NamedTuple):
+    """One request served to a vendor: ``path`` without its query, ``query`` the raw query string,
+    ``at`` when it arrived (epoch seconds)."""
+
+    method: str
+    path: str
+    query: str
+    at: float
+
+
 class Context:
     """Handed to every vendor app: config, the vendors' state, the clock, ids, saving, the request log."""
 
@@ -135,7 +215,7 @@ class Context:
         self.state = state
         self._save = save
         # What was asked, oldest first (bounded): tests check what went over the wire.
-        self.requests: deque[tuple[str, str]] = deque(maxlen=10_000)
+        self.requests: deque[LoggedRequest] = deque(maxlen=10_000)
 
     @staticmethod
     def now() -> float:
@@ -187,10 +267,15 @@ def error_body(path: str, status: int, message: str) -> dict[str, Any]:
     return {"error": message}
 
 
+def is_control(request: web.Request) -> bool:
+    return request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/")
+
+
 def request_log_middleware(context: Context):
     @web.middleware
     async def record(request: web.Request, handler):
-        context.requests.append((request.method, request.path))
+        if not is_control(request):  # the log is what went to the vendors, not how it was read
+            context.requests.append(LoggedRequest(request.method, request.path, request.query_string, context.now()))
         return await handler(request)
 
     return record
@@ -199,7 +284,9 @@ def request_log_middleware(context: Context):
 def fault_middleware(config: SandboxConfig):
     @web.middleware
     async def apply_faults(request: web.Request, handler):
-        for rule in config.faults:
+        # The control API is never faulted: a fault meant for the vendors must not stop the sandbox
+        # from being driven.
+        for rule in () if is_control(request) else config.faults:
             if not rule.applies(request):
                 continue
             if rule.times is not None:
@@ -298,6 +385,8 @@ class VendorApp:
 
     vendor: str
     key_header = "Authorization"  # the request header that carries the API key
+    monitor_table = "monitors"  # the table of ``store`` that holds the objects runs are started for
+    control_fields: tuple[str, ...] = ("monitor_id", "outcome", "seconds")  # what a control request may give
     tables: tuple[str, ...] = ()  # the dicts of the vendor's state its handlers expect
     # A run's phases in order, each with the share of the run's duration at which it ends (the
     # last at 1.0); once the whole duration has passed the run is "done".
@@ -331,9 +420,16 @@ class VendorApp:
             store.setdefault(table, {})
         return store
 
-    def outcome(self, *keys: Any) -> tuple[str, float]:
-        """How a run of the object named by ``keys`` ends, and when: the outcome rules decide."""
-        return self.context.config.outcome(self.vendor, *keys)
+    @property
+    def monitors(self) -> dict[str, dict]:
+        """The objects runs are started for, keyed by their id as a string."""
+        return self.store[self.monitor_table]
+
+    def outcome(self, monitor: dict, choice: RunChoice | None = None) -> tuple[str, float]:
+        """How a run of ``monitor`` ends, and when: what ``choice`` fixes, the outcome rules the rest."""
+        outcome, seconds = self.context.config.outcome(self.vendor, *self.monitor_keys(monitor))
+        choice = choice or RunChoice()
+        return choice.outcome or outcome, seconds if choice.seconds is None else choice.seconds
 
     @staticmethod
     def found(record: dict | None, missing: str) -> dict:
@@ -342,20 +438,46 @@ class VendorApp:
             raise ApiFailure(404, missing)
         return record
 
+    # ---- runs the sandbox starts itself: the control API and the schedule
+
+    def monitor_keys(self, monitor: dict) -> tuple:
+        """What outcome and schedule rules match against (docs/sandbox.md, "Outcome rules")."""
+        raise NotImplementedError
+
+    def schedulable(self, monitor: dict) -> bool:
+        """Whether the vendor would run ``monitor`` on its own schedule now (active, enabled)."""
+        raise NotImplementedError
+
+    def start_run(self, monitor: dict, choice: RunChoice | None = None) -> dict:
+        """Start and store a run of ``monitor`` exactly as the vendor's API does (the caller saves)."""
+        raise NotImplementedError
+
+    def run_answer(self, monitor: dict, run: dict) -> dict:
+        """The control API's answer about a run it started (``control_answer``, plus the vendor's own facts)."""
+        raise NotImplementedError
+
+    def control_answer(self, monitor_id: Any, run_id: Any, outcome: str, start: float, seconds: float,
+                       **facts: Any) -> dict:
+        """What every vendor's control answer holds: which run of which monitor, how it will end, when."""
+        return {"vendor": self.vendor, "monitor_id": monitor_id, "run_id": run_id, "outcome": outcome,
+                "seconds": seconds, "ends_at": iso_of_ms(round((start + seconds) * 1000), millis=True), **facts}
+
+    def control_monitor(self, fields: dict) -> dict:
+        """The monitor a control request names by ``monitor_id``: a 400 without one, a 404 for none."""
+        monitor_id = fields.get("monitor_id")
+        if monitor_id is None:
+            raise ApiFailure(400, "monitor_id is required")
+        if isinstance(monitor_id, bool) or not isinstance(monitor_id, (str, int)):
+            raise ApiFailure(400, f"monitor_id must be a string or an integer, got {monitor_id!r}")
+        return self.found(self.monitors.get(str(monitor_id)), f"the sandbox has no {self.vendor} monitor {monitor_id!r}")
+
     # ---- auth and errors
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            if not (request.method == "GET" and request.match_info.route.name == MONITOR_PAGE):
-                self.check_key(request)  # a browser following a monitor link sends no key
-            return await handler(request)
-        except ApiFailure as failure:
-            return self.failure_reply(request, failure)
-        except web.HTTPException as exc:  # aiohttp's unknown route (404) or wrong method (405)
-            if exc.status < 400:
-                raise
-            return self.failure_reply(request, ApiFailure(exc.status, self.route_error(exc)))
+        page = request.method == "GET" and request.match_info.route.name == MONITOR_PAGE
+        check = None if page else partial(self.check_key, request)  # a browser following a monitor link sends no key
+        return await answered(request, handler, self.failure_reply, self.route_error, check)
 
     def check_key(self, request: web.Request) -> None:
         header = request.headers.get(self.key_header)
@@ -446,6 +568,23 @@ class VendorApp:
         starts = [0.0] + [until for _, until in self.phases]
         index = [name for name, _ in self.phases].index(phase)
         return run["created_ts"] + max(0.0, float(run["seconds"])) * starts[index]
+
+
+async def answered(request: web.Request, handler: Handler, reply: Callable[[web.Request, ApiFailure], web.Response],
+                   route_error: Callable[[web.HTTPException], str], check: Callable[[], None] | None = None,
+                   ) -> web.StreamResponse:
+    """``handler``'s answer after ``check``; an ``ApiFailure`` raised by either, or aiohttp's unknown
+    route (404) or wrong method (405), answered by ``reply`` in the caller's error shape."""
+    try:
+        if check is not None:
+            check()
+        return await handler(request)
+    except ApiFailure as failure:
+        return reply(request, failure)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return reply(request, ApiFailure(exc.status, route_error(exc)))
 
 
 def same_key(sent: str, expected: str) -> bool:

@@ -29,7 +29,7 @@ from airflow_provider_monitoring._vendors import (
     DATAFOLD_TABLE_METRICS as TABLE_METRICS,
 )
 from airflow_provider_monitoring.sandbox.core import (
-    ApiFailure, MonitorPage, Route, VendorApp, epoch_seconds, json_reply,
+    ApiFailure, MonitorPage, Route, RunChoice, VendorApp, epoch_seconds, json_reply,
 )
 
 API = "/api/v1"
@@ -459,10 +459,6 @@ class DatafoldApp(VendorApp):
     # ---- state ----------------------------------------------------------------------------------
 
     @property
-    def monitors(self) -> dict[str, dict]:
-        return self.store["monitors"]
-
-    @property
     def runs(self) -> dict[str, dict]:
         return self.store["runs"]
 
@@ -485,6 +481,12 @@ class DatafoldApp(VendorApp):
 
     def diff(self, diff_id: int) -> dict:
         return self.found(self.diffs.get(str(diff_id)), f"Data diff {diff_id} not found")
+
+    def monitor_keys(self, monitor: dict) -> tuple:
+        return str(monitor["id"]), monitor["name"], *(monitor.get("tags") or ())
+
+    def schedulable(self, monitor: dict) -> bool:
+        return monitor["enabled"]
 
     # ---- run state ------------------------------------------------------------------------------
 
@@ -639,8 +641,12 @@ class DatafoldApp(VendorApp):
     # ---- runs -----------------------------------------------------------------------------------
 
     async def run_monitor(self, request: web.Request) -> web.Response:
-        monitor = self.monitor(path_int(request, "id"))
-        outcome, seconds = self.outcome(str(monitor["id"]), monitor["name"], *(monitor.get("tags") or ()))
+        run = self.start_run(self.monitor(path_int(request, "id")))
+        self.context.saved()
+        return json_reply({"run_id": run["run_id"]})
+
+    def start_run(self, monitor: dict, choice: RunChoice | None = None) -> dict:
+        outcome, seconds = self.outcome(monitor, choice)
         run_id = self.context.next_int(self.vendor, "run")
         now = self.now()
         error = f"Query failed on the data source (sandbox outcome 'error' for monitor {monitor['id']})"
@@ -650,8 +656,10 @@ class DatafoldApp(VendorApp):
             run["diff_id"] = self.new_diff(monitor, run)
         self.runs[str(run_id)] = run
         monitor["run_ids"].append(run_id)
-        self.context.saved()
-        return json_reply({"run_id": run_id})
+        return run
+
+    def run_answer(self, monitor: dict, run: dict) -> dict:
+        return self.control_answer(monitor["id"], run["run_id"], run["outcome"], run["created_ts"], run["seconds"])
 
     async def list_runs(self, request: web.Request) -> web.Response:
         check = Checker()  # parameters are validated before the monitor is looked up, as in FastAPI

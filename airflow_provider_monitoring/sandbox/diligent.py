@@ -27,7 +27,7 @@ from airflow_provider_monitoring._vendors import (
     DILIGENT_SORT_DIRECTIONS,
 )
 from airflow_provider_monitoring.sandbox.core import (
-    ApiFailure, Route, VendorApp, epoch_seconds, iso_of_ms, json_reply, one_of,
+    ApiFailure, Route, RunChoice, VendorApp, epoch_seconds, iso_of_ms, json_reply, one_of,
 )
 
 DAY_MS = 86_400_000
@@ -358,6 +358,8 @@ class DiligentApp(VendorApp):
     vendor = "diligent"
     key_header = "X-API-KEY"
     tables = ("settings", "monitorings", "executions", "alerts")
+    monitor_table = "monitorings"
+    control_fields = (*VendorApp.control_fields, "website", "checks", "alerts")
 
     def routes(self) -> list[Route]:
         return [
@@ -410,15 +412,52 @@ class DiligentApp(VendorApp):
 
     # ---- runs
 
-    def queue_run(self, monitoring: dict, started: int) -> dict:
-        """A run whose outcome and duration are decided now, from the outcome rules."""
-        outcome, seconds = self.outcome(monitoring["id"], monitoring["website"], monitoring.get("external_id"))
+    def monitor_keys(self, monitor: dict) -> tuple:
+        return monitor["id"], monitor["website"], monitor.get("external_id")
+
+    def schedulable(self, monitor: dict) -> bool:
+        return self.is_active(monitor, self.now_ms())
+
+    def start_run(self, monitor: dict, choice: RunChoice | None = None) -> dict:
+        return self.queue_run(monitor, self.now_ms(), choice)
+
+    def run_answer(self, monitor: dict, run: dict) -> dict:
+        seconds = (run["execution_time"] - run["started_at"]) / 1000
+        return self.control_answer(monitor["id"], run["id"], run["outcome"], run["started_at"] / 1000, seconds,
+                            website=monitor["website"], alert_ids=list(run["alert_ids"]))
+
+    def control_monitor(self, fields: dict) -> dict:
+        """The active monitoring a control request names by ``monitor_id``, or by ``website``: its
+        active monitoring, else one created as ``POST /monitorings`` would (with ``checks``, by default
+        every check), without a first run: the request starts that."""
+        if ("monitor_id" in fields) == ("website" in fields):
+            raise ApiFailure(400, "give either monitor_id or website")
+        now = self.now_ms()
+        if "monitor_id" in fields:
+            if "checks" in fields:
+                raise ApiFailure(400, "checks are for a monitoring created by website; this one has its own")
+            monitoring = super().control_monitor(fields)
+            if not self.is_active(monitoring, now):
+                raise ApiFailure(409, f"monitoring {monitoring['id']} is deactivated or expired: it runs no more")
+            return monitoring
+        website = fields["website"]
+        existing = self.active_duplicate(website, now) if isinstance(website, str) else None
+        if existing is not None:
+            return existing
+        spec = self.valid_spec({"website": website, "checks": fields.get("checks", list(CHECKS)), "run_now": False}, now)
+        return self.create(spec, now)
+
+    def queue_run(self, monitoring: dict, started: int, choice: RunChoice | None = None) -> dict:
+        """A run whose outcome and duration are decided now: what ``choice`` fixes, the outcome rules
+        the rest. An ``alert`` run raises ``choice.alerts`` alerts, one unless told otherwise."""
+        outcome, seconds = self.outcome(monitoring, choice)
         run = {
             "id": self.context.uuid(), "monitoring_id": monitoring["id"], "started_at": started,
             "execution_time": started + int(seconds * 1000), "outcome": outcome, "alert_ids": [],
         }
         if outcome == "alert":
-            run["alert_ids"].append(self.raise_alert(monitoring, run))
+            alerts = choice.alerts if choice and choice.alerts else 1
+            run["alert_ids"] = [self.raise_alert(monitoring, run) for _ in range(alerts)]
         self.store["executions"][run["id"]] = run
         monitoring["run_ids"].append(run["id"])
         return run
@@ -563,14 +602,19 @@ class DiligentApp(VendorApp):
 
     # ---- handlers: monitorings
 
-    async def create_monitoring(self, request: web.Request) -> web.Response:
-        body, now = await self.json_body(request), self.now_ms()
+    def valid_spec(self, body: Any, now: int) -> dict[str, Any]:
+        """A create body validated as ``POST /monitorings`` does, with its defaults filled in."""
         issues = monitoring_issues(body, [], now)
         if issues:
             raise ApiFailure(400, issues)
         spec = normalised(body)
         if unsafe_host(spec["website"]):
             raise ApiFailure(400, "URL validation failed")
+        return spec
+
+    async def create_monitoring(self, request: web.Request) -> web.Response:
+        body, now = await self.json_body(request), self.now_ms()
+        spec = self.valid_spec(body, now)
         existing = self.active_duplicate(spec["website"], now)
         if existing is not None:
             if not spec["skip_duplicate"]:

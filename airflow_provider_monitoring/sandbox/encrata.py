@@ -27,7 +27,9 @@ from airflow_provider_monitoring._vendors import (
     ENCRATA_MONITOR_TYPES as MONITOR_TYPES,
     ENCRATA_SETTABLE_STATUSES as SETTABLE_STATUSES,
 )
-from airflow_provider_monitoring.sandbox.core import ApiFailure, MonitorPage, Route, VendorApp, json_reply, one_of
+from airflow_provider_monitoring.sandbox.core import (
+    ApiFailure, MonitorPage, Route, RunChoice, VendorApp, json_reply, one_of,
+)
 
 FREQUENCY_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 91}
 UPDATABLE_FIELDS = ("name", "frequency", "change_detection", "status", "tracked_fields")
@@ -232,24 +234,29 @@ def base_data(monitor_type: str, target: str, digest: bytes) -> dict:
 
 
 @lru_cache(maxsize=65536)
-def target_profile(monitor_type: str, target: str) -> tuple[dict, dict | None]:
-    """``(data, changes)`` for one target: the same every time, so tests can rely on it.
+def target_profile(monitor_type: str, target: str) -> tuple[dict, dict | None, dict]:
+    """``(data, changes, change)`` for one target: the same every time, so tests can rely on it.
 
-    A target has a change when the first byte of its hash is a multiple of 3 (about a third).
+    ``change`` is what the target shows whenever it changes; ``changes`` is that change when the
+    target changes by itself (the first byte of its hash a multiple of 3: about a third), else None.
     The returned dicts are shared (cached): callers must not mutate them.
     """
     digest = hashlib.sha256(f"{monitor_type}:{target}".encode()).digest()
     field, values = CHANGING[monitor_type]
     new, old = values[digest[1] % len(values)], values[(digest[1] + 1) % len(values)]
     data = {**base_data(monitor_type, target, digest), field: new}
-    changes = {field: {"old": old, "new": new}} if digest[0] % 3 == 0 else None
-    return data, changes
+    change = {field: {"old": old, "new": new}}
+    return data, change if digest[0] % 3 == 0 else None, change
 
 
 def target_result(run: dict, target: str) -> tuple[dict, dict | None]:
-    """A target's ``(data, changes)`` in one run: changes outside ``tracked_fields`` (when the run's
+    """A target's ``(data, changes)`` in one run: every target or none when the run was started
+    so (a control request's ``changes``), and changes outside ``tracked_fields`` (when the run's
     monitor tracked some) do not count."""
-    data, changes = target_profile(run["monitor_type"], target)
+    data, changes, change = target_profile(run["monitor_type"], target)
+    forced = run.get("changes")
+    if forced is not None:
+        changes = change if forced else None
     tracked = run.get("tracked_fields") or []
     if changes and tracked:
         changes = {key: value for key, value in changes.items() if key in tracked} or None
@@ -268,6 +275,7 @@ class EncrataApp(VendorApp):
 
     vendor = "encrata"
     tables = ("monitors", "runs", "variants", "lists")
+    control_fields = (*VendorApp.control_fields, "changes")
     # The first quarter of a run's duration reads "pending", the rest "running".
     phases = (("pending", 0.25), ("running", 1.0))
     monitor_pages = True
@@ -328,7 +336,13 @@ class EncrataApp(VendorApp):
         return self.context.uuid()
 
     def monitor(self, request: web.Request) -> dict:
-        return self.found(self.store["monitors"].get(request.match_info["monitor_id"]), "monitor not found")
+        return self.found(self.monitors.get(request.match_info["monitor_id"]), "monitor not found")
+
+    def monitor_keys(self, monitor: dict) -> tuple:
+        return monitor["id"], monitor["name"], *monitor["targets"]
+
+    def schedulable(self, monitor: dict) -> bool:
+        return monitor["status"] == "active"
 
     def run(self, request: web.Request, monitor: dict) -> dict:
         run = self.store["runs"].get(request.match_info["run_id"], {})
@@ -464,11 +478,21 @@ class EncrataApp(VendorApp):
     async def trigger_run(self, request: web.Request) -> web.Response:
         monitor = self.monitor(request)  # paused monitors are triggered too
         await self.json_object(request, required=False)
-        self.charge(len(monitor["targets"]))
-        run = self.new_run(monitor)
-        self.store["runs"][run["id"]] = run
+        run = self.start_run(monitor)
         self.context.saved()
         return json_reply(self.trigger_answer(run, monitor), 202)
+
+    def start_run(self, monitor: dict, choice: RunChoice | None = None) -> dict:
+        self.charge(len(monitor["targets"]))
+        run = self.new_run(monitor, choice or RunChoice())
+        self.store["runs"][run["id"]] = run
+        return run
+
+    def run_answer(self, monitor: dict, run: dict) -> dict:
+        # What a run that ends in success will report, so a caller knows whether a changes-only watcher fires.
+        changes = changed_count(run) if run["outcome"] in SUCCESS_OUTCOMES else 0
+        return self.control_answer(monitor["id"], run["id"], run["outcome"], run["created_ts"], run["seconds"],
+                            changes_detected=changes)
 
     def charge(self, cost: int) -> None:
         balance = self.store.get("credits")
@@ -478,14 +502,14 @@ class EncrataApp(VendorApp):
             raise ApiFailure(402, "Insufficient credits")
         self.store["credits"] = balance - cost
 
-    def new_run(self, monitor: dict) -> dict:
-        outcome, seconds = self.outcome(monitor["id"], monitor["name"], *monitor["targets"])
+    def new_run(self, monitor: dict, choice: RunChoice) -> dict:
+        outcome, seconds = self.outcome(monitor, choice)
         return {
             "id": self.new_id("run"), "monitor_id": monitor["id"], "monitor_name": monitor["name"],
             "monitor_type": monitor["monitor_type"], "targets": list(monitor["targets"]),
             "tracked_fields": list(monitor.get("tracked_fields") or []), "credits": len(monitor["targets"]),
             "outcome": outcome, "seconds": seconds, "created_ts": self.now(),
-            "seq": self.context.next_int(self.vendor, "run"),
+            "seq": self.context.next_int(self.vendor, "run"), "changes": choice.changes,
         }
 
     def trigger_answer(self, run: dict, monitor: dict) -> dict:

@@ -1,4 +1,5 @@
-"""The sandbox process: one aiohttp server, the three vendor apps under their prefixes."""
+"""The sandbox process: one aiohttp server, the three vendor apps under their prefixes, the control
+API under ``/_sandbox`` and the scheduler on the server's event loop."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Callable, TypeVar
 from aiohttp import web
 
 from airflow_provider_monitoring.sandbox.core import (
+    CONTROL_PREFIX,
     VENDORS,
     Context,
     SandboxConfig,
@@ -31,11 +33,17 @@ def build_app(config: SandboxConfig) -> web.Application:
     from airflow_provider_monitoring.sandbox.diligent import DiligentApp
     from airflow_provider_monitoring.sandbox.encrata import EncrataApp
 
+    from airflow_provider_monitoring.sandbox.control import ControlApp, Scheduler
+
     state = load_state(config.state_file)
     context = Context(config, state, saver(config.state_file, state))
     root = web.Application(middlewares=[request_log_middleware(context), fault_middleware(config)])
-    for vendor_app in (EncrataApp(context), DiligentApp(context), DatafoldApp(context)):
+    vendor_apps = [EncrataApp(context), DiligentApp(context), DatafoldApp(context)]
+    for vendor_app in vendor_apps:
         root.add_subapp(f"/{vendor_app.vendor}", vendor_app.create_app())
+    scheduler = Scheduler(context, vendor_apps)
+    root.add_subapp(CONTROL_PREFIX, ControlApp(context, {app.vendor: app for app in vendor_apps}, scheduler).create_app())
+    root.cleanup_ctx.append(scheduler.lifetime)
     root[CONTEXT] = context
     return root
 
@@ -83,13 +91,21 @@ class Sandbox:
         return asyncio.run_coroutine_threadsafe(on_loop(), self._loop).result(10)
 
     def requests(self, method: str | None = None, path_glob: str = "*") -> list[tuple[str, str]]:
-        """The (method, path) of every request served so far, optionally filtered."""
+        """The (method, path) of every request served to a vendor so far, optionally filtered."""
         import fnmatch
 
         if self._runner is None:
             raise RuntimeError("the sandbox is not running")
         log = list(self._runner.app[CONTEXT].requests)
-        return [(m, p) for m, p in log if (method is None or m == method) and fnmatch.fnmatchcase(p, path_glob)]
+        return [(entry.method, entry.path) for entry in log
+                if (method is None or entry.method == method) and fnmatch.fnmatchcase(entry.path, path_glob)]
+
+    def start_run(self, vendor: str, **fields: Any) -> dict:
+        """Start a run through the control API, as ``POST /_sandbox/<vendor>/runs`` with ``fields``
+        (docs/sandbox.md, "Starting a run"), and return its answer; a refusal raises ``ControlError``."""
+        from airflow_provider_monitoring.sandbox.client import control
+
+        return control(self.url, "POST", f"/{vendor}/runs", fields)
 
     def vendor_url(self, vendor: str) -> str:
         return f"{self.url}/{vendor}"
@@ -152,5 +168,9 @@ class Sandbox:
         self._runner = web.AppRunner(build_app(self.config), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except BaseException:  # the port is taken: stop what the setup started (the scheduler)
+            await self._runner.cleanup()
+            raise
         self.port = site._server.sockets[0].getsockname()[1]

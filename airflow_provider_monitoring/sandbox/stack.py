@@ -15,6 +15,7 @@ still there after a grace period (the scheduler's executor workers may ignore SI
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -25,8 +26,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+from airflow_provider_monitoring.sandbox.client import DEFAULT_URL
 from airflow_provider_monitoring.sandbox.core import VENDORS, SandboxConfig
 from airflow_provider_monitoring.sandbox.server import Sandbox
 
@@ -152,7 +154,29 @@ def stop_group(pgid: int, leader: subprocess.Popen | None = None, grace: float =
             time.sleep(0.2)
 
 
-def run(dags: Path, home: Path, port: int, run_seconds: float | None) -> int:
+@contextlib.contextmanager
+def sandbox_on(config: SandboxConfig, preferred: int) -> Iterator[Sandbox]:
+    """The sandbox, serving on ``preferred`` (where its commands look by default) when that port is
+    free, else on any, until the block ends."""
+    try:
+        sandbox = Sandbox(config, port=preferred).start()
+    except RuntimeError:
+        sandbox = Sandbox(config, port=0).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def events_hint(sandbox: Sandbox) -> str:
+    """A command that makes an event happen, to paste into another shell."""
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd() + os.sep) else sys.executable
+    url = "" if sandbox.url == DEFAULT_URL else f" --url {sandbox.url}"
+    return (f"{python} -m airflow_provider_monitoring.sandbox run diligent https://shop.example.com --alerts 2{url}"
+            "  (more in docs/sandbox.md)")
+
+
+def run(dags: Path, home: Path, port: int, run_seconds: float | None, sandbox_port: int) -> int:
     home.mkdir(parents=True, exist_ok=True)
     if running_runner(home) is not None:
         raise SystemExit(f"a stack is already running from {home}; stop it with `make airflow-stop`")
@@ -168,7 +192,7 @@ def run(dags: Path, home: Path, port: int, run_seconds: float | None) -> int:
     port = free_port(port)
     env = airflow_env(home, dags, port)
     config = SandboxConfig() if run_seconds is None else SandboxConfig(run_seconds=run_seconds)
-    with Sandbox(config, port=0) as sandbox:
+    with sandbox_on(config, sandbox_port) as sandbox:
         store_connections(sandbox, env, home)
         if stopping:
             return 0
@@ -186,6 +210,7 @@ def run(dags: Path, home: Path, port: int, run_seconds: float | None) -> int:
             print(f"Airflow UI: {url}  (no login needed; trigger any example DAG with its play button)", flush=True)
             print(f"Sandbox:    {sandbox.url}  (connections encrata_default, diligent_default, datafold_default)",
                   flush=True)
+            print(f"Events:     {events_hint(sandbox)}", flush=True)
             print(f"Logs:       {home / 'stack.log'} and {home / 'logs'}", flush=True)
             print("Stop with Ctrl-C, or `make airflow-stop` from another shell.", flush=True)
             while not stopping and airflow.poll() is None:
@@ -238,11 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", default=".airflow/stack", help="Airflow home of the stack's own")
     parser.add_argument("--port", type=int, default=8080, help="UI and API port (another free one if taken)")
     parser.add_argument("--run-seconds", type=float, help="how long a sandbox run stays in progress")
+    parser.add_argument("--sandbox-port", type=int, default=8900,
+                        help="the sandbox's port (another free one if taken), where its commands look by default")
     args = parser.parse_args(argv)
     home = Path(args.home).resolve()
     if args.dag_folder == "stop":
         return stop_running(home)
-    return run(Path(args.dag_folder).resolve(), home, args.port, args.run_seconds)
+    return run(Path(args.dag_folder).resolve(), home, args.port, args.run_seconds, args.sandbox_port)
 
 
 if __name__ == "__main__":

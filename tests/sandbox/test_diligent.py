@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from airflow_provider_monitoring.sandbox.core import (
     SandboxConfig,
 )
 from airflow_provider_monitoring.sandbox.server import Sandbox
+from tests.sandbox.polling import wait_for
 
 CHECKS = ["non_operational_website", "high_risk_mcc"]
 
@@ -33,17 +33,6 @@ CHECKS = ["non_operational_website", "high_risk_mcc"]
 @pytest.fixture
 def monitoring_sandbox_config() -> SandboxConfig:
     return SandboxConfig(run_seconds=0.3)
-
-
-def wait_for(probe: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll until ``probe`` returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"gave up after {timeout}s")
 
 
 def settled(hook: DiligentHook, monitoring_id: str) -> dict | None:

@@ -15,7 +15,7 @@ __all__ = ["vendor_events"]
 def vendor_events(triggering_asset_events: Mapping[Any, Any] | None, vendor: str | None = None,
                   kind: str | None = None) -> list[dict[str, Any]]:
     """The payloads of the events this provider's watchers fired among ``triggering_asset_events``
-    (optionally of one ``vendor`` and ``kind``), each once, oldest first. Events that tasks or
+    (optionally of one ``vendor`` and ``kind``), one per vendor object (``event_id``), oldest first. Events that tasks or
     users posted are never taken, even with a look-alike ``extra``: only a watcher's event says the
     vendor reported something.
 
@@ -23,8 +23,12 @@ def vendor_events(triggering_asset_events: Mapping[Any, Any] | None, vendor: str
     :param vendor: ``"encrata"``, ``"diligent"`` or ``"datafold"`` (None: any).
     :param kind: ``"run"`` or ``"alert"`` (None: any).
     """
-    return [event.extra["payload"] for event in distinct_events(triggering_asset_events or {})
-            if is_watcher_event(event, vendor, kind)]
+    payloads: dict[str, dict[str, Any]] = {}
+    for event in distinct_events(triggering_asset_events or {}):
+        if is_watcher_event(event, vendor, kind):
+            # One object once, though it came as several events (a watcher of two assets, a repeat).
+            payloads.setdefault(str(event.extra["payload"]["event_id"]), event.extra["payload"])
+    return list(payloads.values())
 
 
 def distinct_events(triggering_asset_events: Mapping[Any, Any]) -> list[Any]:

@@ -11,10 +11,11 @@ own (tests, ``dag.test()``-like drivers) is the same filter over a stream of its
 
 The cursor (``watermark``: when the listing was last read; ``announced``: ids announced at or after
 ``watermark - SLACK``; ``pending``: runs seen still running, re-read until they end) lives in the
-watched asset's state store, never in the trigger's kwargs. It is saved one poll behind what was
-announced: an event yielded to Airflow is persisted by the triggerer a moment later, so a cursor
-saved at once could outlive an event lost in a crash; saved at the next poll, a crash in between
-makes the last poll's events come again (at least once) rather than never.
+watched asset's state store under a key of the watcher's own, never in the trigger's kwargs. It is
+saved one poll behind what was announced: an event yielded to Airflow is persisted by the triggerer
+a moment later, so a cursor saved at once could outlive an event lost in a crash; saved at the next
+poll, a stop in between (a crash, a restart, a pause) makes the last poll's events come again (at
+least once) rather than never.
 """
 
 from __future__ import annotations
@@ -43,11 +44,9 @@ SLACK = timedelta(minutes=10)
 START_TOLERANCE = timedelta(seconds=2)
 # A run seen running is re-read until it ends, for at most this long after it started.
 PENDING_FOR = timedelta(days=2)
-# The state store key of a watcher's cursor.
+# The state store key of a watcher's cursor: this, then the watcher's identity (an asset may have
+# several watchers; each keeps its own cursor).
 CURSOR_KEY = "monitoring_event_cursor"
-# After an API error the shared poll waits this long at first, doubling up to the poll interval
-# (or the vendor's Retry-After, when longer).
-FIRST_BACKOFF = 5.0
 
 
 def utc_now() -> datetime:
@@ -83,8 +82,10 @@ class Cursor:
     pending: dict[str, str] = field(default_factory=dict)  # id -> object time (ISO)
 
     def reaches_back_to(self) -> datetime:
-        """The oldest object time the next read must cover for this watcher."""
-        times = [self.watermark - SLACK] + [moment for moment in map(parse_moment, self.pending.values()) if moment]
+        """The oldest object time the next read must cover for this watcher: its runs still running,
+        and twice SLACK behind its last read, so a run that began before the horizon (before a first
+        start, say) and is still running is seen, and announced when it ends."""
+        times = [self.watermark - 2 * SLACK] + [moment for moment in map(parse_moment, self.pending.values()) if moment]
         return min(times)
 
     def forget_old(self) -> None:
@@ -120,8 +121,8 @@ class CursorStore:
     :param name: How the log names the watcher.
     """
 
-    def __init__(self, accessors: Any, name: str):
-        self.accessors, self.name = accessors, name
+    def __init__(self, accessors: Any, name: str, key: str):
+        self.accessors, self.name, self.key = accessors, name, key
         self.memory: Any = None
 
     def _targets(self) -> list[Any]:
@@ -136,7 +137,7 @@ class CursorStore:
         if not targets:
             log.warning("%s: no asset state store here; the cursor lives in memory only", self.name)
             return Cursor.from_json(self.memory)
-        cursors = [Cursor.from_json(await target.aget(CURSOR_KEY)) for target in targets]
+        cursors = [Cursor.from_json(await target.aget(self.key)) for target in targets]
         cursors = [cursor for cursor in cursors if cursor is not None]
         # Several assets: the one furthest behind, so nothing is skipped (at worst announced twice).
         return min(cursors, key=lambda cursor: cursor.watermark, default=None)
@@ -145,21 +146,34 @@ class CursorStore:
         value = cursor.to_json()
         self.memory = value
         for target in self._targets():
-            await target.aset(CURSOR_KEY, value)
+            await target.aset(self.key, value)
 
 
 # ---- what the shared poll yields -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class Read:
+    """What a vendor's shared read found: ``objects``; ``monitors``, the monitors it read (None:
+    every one; a monitor whose read failed is left out, so only its own watchers wait for the next
+    read); ``reached``, the oldest time it covered when it had to stop short of ``since``."""
+
+    objects: list[dict]
+    monitors: frozenset[str] | None = None
+    reached: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Batch:
-    """One shared read: the objects whose time is at or after ``since`` (for Datafold, of the
-    monitors in ``monitors``; None: every monitor), read at ``read_at``."""
+    """One shared read: the objects whose time is at or after ``since`` (down to ``reached`` when
+    the read stopped short; for Datafold, of the monitors in ``monitors``; None: every monitor),
+    read at ``read_at``."""
 
     since: datetime
     read_at: datetime
     objects: tuple[dict, ...]
     monitors: frozenset[str] | None = None
+    reached: datetime | None = None
 
 
 @dataclass
@@ -212,7 +226,7 @@ class MonitoringEventTrigger(BaseEventTrigger):
         """The monitors the shared read must include for this watcher (None: it reads them all)."""
         return None
 
-    async def read_objects(self, hook: Any, since: datetime, monitors: frozenset[str] | None) -> list[dict]:
+    async def read_objects(self, hook: Any, since: datetime, monitors: frozenset[str] | None) -> Read:
         """The objects whose time is at or after ``since`` (the shared read; only what the listing's
         name in the shared key says may shape it, as any watcher of the group may read)."""
         raise NotImplementedError
@@ -240,6 +254,15 @@ class MonitoringEventTrigger(BaseEventTrigger):
     def payload(self, item: dict, base_url: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    def cursor_key(self) -> str:
+        """The state store key of this watcher's cursor: what it watches, not how often it looks."""
+        import hashlib
+
+        _path, kwargs = self.serialize()
+        identity = {name: value for name, value in kwargs.items() if name not in ("poll_interval", "look_back")}
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return f"{CURSOR_KEY}:{self.vendor}:{self.kind}:{digest}"
+
     # ---- the shared poll --------------------------------------------------------------------
 
     @property
@@ -255,7 +278,7 @@ class MonitoringEventTrigger(BaseEventTrigger):
         needs. Never raises: an API error is logged and backed off (Retry-After honoured), the
         stream goes on."""
         watcher = cls(**kwargs)
-        key, backoff = watcher.shared_stream_key(), FIRST_BACKOFF
+        key = watcher.shared_stream_key()
         async with await watcher._opened_hook() as hook:
             while True:
                 started = time.monotonic()
@@ -267,12 +290,12 @@ class MonitoringEventTrigger(BaseEventTrigger):
                 monitors = None if any(need.monitors is None for need in needs) else frozenset().union(
                     *(need.monitors for need in needs))
                 try:
-                    objects = await watcher.read_objects(hook, since, monitors)
+                    found = await watcher.read_objects(hook, since, monitors)
                 except MonitoringError as exc:
-                    pause = max(backoff, getattr(exc, "retry_after", None) or 0.0)
+                    # Never sooner than the interval (the floor holds on errors too); later when asked.
+                    pause = max(watcher.interval, getattr(exc, "retry_after", None) or 0.0)
                     log.warning("%s events on connection %r: the poll failed (%s); trying again in %.0f s",
                                 cls.vendor.capitalize(), watcher.conn_id, exc, pause)
-                    backoff = min(backoff * 2, watcher.interval)
                     await asyncio.sleep(pause)
                     continue
                 except Exception:  # never out of the stream: every watcher of the group would end
@@ -280,8 +303,8 @@ class MonitoringEventTrigger(BaseEventTrigger):
                                   cls.vendor.capitalize(), watcher.conn_id)
                     await asyncio.sleep(watcher.interval)
                     continue
-                backoff = FIRST_BACKOFF
-                yield Batch(since, utc_now(), tuple(objects), monitors)
+                covered = monitors if found.monitors is None else found.monitors
+                yield Batch(since, utc_now(), tuple(found.objects), covered, found.reached)
                 await asyncio.sleep(max(0.0, started + watcher.interval - time.monotonic()))
 
     async def _opened_hook(self) -> Any:
@@ -299,7 +322,7 @@ class MonitoringEventTrigger(BaseEventTrigger):
 
     async def filter_shared_stream(self, shared_stream: AsyncIterator[Batch]) -> AsyncIterator[TriggerEvent]:
         name = f"{self.vendor.capitalize()} {self.kind} watcher on connection {self.conn_id!r}"
-        store = CursorStore(self.asset_state_store, name)
+        store = CursorStore(self.asset_state_store, name, self.cursor_key())
         cursor = await self._start_cursor(store, name)
         base_url = (await (await self._opened_hook()).asettings()).base_url
         needs, token = _needs_of(self.shared_stream_key()), id(self)
@@ -326,11 +349,14 @@ class MonitoringEventTrigger(BaseEventTrigger):
     # ---- the filter's parts -------------------------------------------------------------------
 
     async def _start_cursor(self, store: CursorStore, name: str) -> Cursor:
-        try:
-            cursor = await store.load()
-        except Exception as exc:  # the store is Airflow's; its failure must not end the watcher
-            log.warning("%s: could not read its cursor (%s); starting from now", name, exc)
-            cursor = None
+        while True:
+            try:
+                cursor = await store.load()
+                break
+            except Exception as exc:
+                # Not "no cursor": starting from now would drop what happened while it was down.
+                log.warning("%s: could not read its cursor (%s); trying again in %.0f s", name, exc, self.interval)
+                await asyncio.sleep(self.interval)
         if cursor is not None:
             log.info("%s: catching up from %s", name, iso(cursor.watermark))
             return cursor
@@ -348,40 +374,51 @@ class MonitoringEventTrigger(BaseEventTrigger):
             log.warning("%s: could not save its cursor (%s); after a restart, events may come again", name, exc)
 
     def _covers(self, batch: Batch, need: _Need) -> bool:
+        """Whether the read reached back as far as this watcher needs, for some of its monitors."""
         mine = self.monitors()
-        monitors_ok = batch.monitors is None or (mine is not None and mine <= batch.monitors)
-        return batch.since <= need.since and monitors_ok
+        return batch.since <= need.since and (batch.monitors is None or mine is None or bool(mine & batch.monitors))
+
+    def _read_all_of_mine(self, batch: Batch) -> bool:
+        mine = self.monitors()
+        return batch.monitors is None or mine is None or mine <= batch.monitors
 
     def _new_objects(self, batch: Batch, cursor: Cursor) -> list[dict]:
         """The objects to announce from ``batch``, oldest first; ``cursor`` moves past them."""
         fresh: list[tuple[datetime, dict]] = []
         horizon = cursor.watermark - SLACK
         for item in batch.objects:
-            key, when = self.object_id(item), self.object_time(item)
-            if key is None or when is None or not self.watches(item):
+            key = self.object_id(item)
+            if key is None or not self.watches(item):
                 continue
-            if key in cursor.announced or (when < horizon and key not in cursor.pending):
+            when = self.object_time(item) or batch.read_at  # not started yet (queued): seen now
+            if key in cursor.announced:
                 continue
-            if not self.ended(item):
-                cursor.pending[key] = iso(when)
+            if not self.ended(item):  # running, even since before the horizon: announced when it ends
+                cursor.pending.setdefault(key, iso(when))
+                continue
+            if when < horizon and key not in cursor.pending:
                 continue
             cursor.pending.pop(key, None)
             cursor.announced[key] = iso(when)
             if self.announces(item):
                 fresh.append((when, item))
-        # Everything up to this read has been seen; what shows up later than SLACK behind is missed.
-        cursor.watermark = max(cursor.watermark, batch.read_at)
+        # Everything up to this read has been seen (down to ``reached`` when the read stopped short);
+        # what shows up later than SLACK behind is missed.
+        seen_up_to = batch.read_at if batch.reached is None else min(batch.read_at, batch.reached + SLACK)
+        if self._read_all_of_mine(batch):  # else a monitor of it failed to read: its runs are still to come
+            cursor.watermark = max(cursor.watermark, seen_up_to)
         cursor.forget_old()
         return [item for _when, item in sorted(fresh, key=lambda pair: pair[0])]
 
 
 def event_payload(vendor: str, kind: str, object_id: str, monitor_id: Any, outcome: str, vendor_state: Any,
-                  occurred_at: datetime | None, url: str, item: dict) -> dict[str, Any]:
-    """The documented event payload (docs/design.md, "Vendor events"): plain JSON."""
+                  occurred_at: datetime | None, url: str, item: dict, unique_id: str | None = None) -> dict[str, Any]:
+    """The documented event payload (docs/design.md, "Vendor events"): plain JSON. ``unique_id``:
+    what makes the object unique at the vendor when its id alone may not (default: its id)."""
     return {
         "vendor": vendor,
         "kind": kind,
-        "event_id": f"{vendor}:{kind}:{object_id}",
+        "event_id": f"{vendor}:{kind}:{unique_id or object_id}",
         "monitor_id": None if monitor_id is None else str(monitor_id),
         f"{kind}_id": object_id,
         "outcome": outcome,

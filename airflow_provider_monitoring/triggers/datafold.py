@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
 from airflow_provider_monitoring._http.errors import MonitoringError, RateLimitedError
 from airflow_provider_monitoring._waiting import RUNNING, RunState
-from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, event_payload, parse_moment
+from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, Read, event_payload, parse_moment
 from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
@@ -18,6 +19,11 @@ if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
 
 __all__ = ["DatafoldMonitorRunTrigger", "DatafoldRunEventTrigger"]
 
+log = logging.getLogger(__name__)
+
+# How long before its start a Datafold run may have been made (queued): the runs listing's time
+# filter is sent this much earlier than what a watcher needs.
+QUEUED_FOR = timedelta(hours=1)
 # The end states a run event may announce (docs/vendors/datafold.md: the documented end states).
 END_STATES = ("ok", "alert", "error", "cancelled", "learning", "skipped")
 
@@ -272,16 +278,28 @@ class DatafoldRunEventTrigger(MonitoringEventTrigger):
     def monitors(self) -> frozenset[str] | None:
         return frozenset(map(str, self.monitor_ids))
 
-    async def read_objects(self, hook: DatafoldHook, since: datetime, monitors: frozenset[str] | None) -> list[dict]:
-        """Runs started at or after ``since`` of each watched monitor, one monitor after the other."""
-        runs = []
+    async def read_objects(self, hook: DatafoldHook, since: datetime, monitors: frozenset[str] | None) -> Read:
+        """Runs of each watched monitor from ``since`` on, one monitor after the other. Datafold
+        does not say which time ``start_time`` filters on (a run is made, then queued, then
+        started), so it is sent QUEUED_FOR earlier. A monitor whose runs cannot be read is left out
+        of the read (logged): only its own watchers wait for the next one."""
+        from airflow_provider_monitoring._http.errors import AuthenticationError, PermissionDeniedError
+
+        runs, read = [], set()
         for monitor_id in sorted(monitors or ()):
-            async for run in hook.alist_monitor_runs(monitor_id, start_time=since):
-                if isinstance(run, dict):
+            try:
+                async for run in hook.alist_monitor_runs(monitor_id, start_time=since - QUEUED_FOR):
                     runs.append({**run, "monitor_id": run.get("monitor_id", monitor_id)})
-        return runs
+            except (RateLimitedError, AuthenticationError, PermissionDeniedError):
+                raise  # the account's trouble: every watcher waits, the poll backs off
+            except MonitoringError as exc:
+                log.warning("Datafold events: the runs of monitor %s cannot be read (%s); its watchers wait", monitor_id, exc)
+                continue
+            read.add(monitor_id)
+        return Read(runs, monitors=frozenset(read))
 
     def object_id(self, item: dict) -> str | None:
+        # Run ids may be numbered per monitor: the monitor makes the run unique.
         return None if item.get("run_id") is None else f"{item.get('monitor_id')}/{item['run_id']}"
 
     def object_time(self, item: dict) -> datetime | None:
@@ -303,4 +321,4 @@ class DatafoldRunEventTrigger(MonitoringEventTrigger):
         state = _state(item, ())
         return event_payload(self.vendor, self.kind, str(item["run_id"]), item.get("monitor_id"), state.outcome,
                              state.vendor_state, self.object_time(item), monitor_url(base_url, item.get("monitor_id")),
-                             item)
+                             item, unique_id=self.object_id(item))

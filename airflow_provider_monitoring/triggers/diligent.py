@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Hashable
 from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring._waiting import RunState
-from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, event_payload, parse_moment
+from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, Read, event_payload, parse_moment
 from airflow_provider_monitoring.triggers._feed import FeedKey
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
@@ -196,10 +196,10 @@ class DiligentAlertEventTrigger(MonitoringEventTrigger):
     def listing(self) -> tuple[Any, ...]:
         return ("unacknowledged alerts",)
 
-    async def read_objects(self, hook: DiligentHook, since: datetime, monitors: frozenset[str] | None) -> list[dict]:
+    async def read_objects(self, hook: DiligentHook, since: datetime, monitors: frozenset[str] | None) -> Read:
         """Unacknowledged alerts raised at or after ``since`` (filters the hook applies again to
         what comes back)."""
-        return [alert async for alert in hook.alist_alerts(only_unacknowledged=True, execution_time_after=since)]
+        return Read([alert async for alert in hook.alist_alerts(only_unacknowledged=True, execution_time_after=since)])
 
     def object_id(self, item: dict) -> str | None:
         return None if item.get("id") is None else str(item["id"])

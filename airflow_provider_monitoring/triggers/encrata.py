@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Hashable
 from airflow_provider_monitoring._http import values
 from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring._waiting import RUNNING, RunState
-from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, event_payload, parse_moment
+from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, Read, event_payload, parse_moment
 from airflow_provider_monitoring.triggers._feed import MOST_SHARED_RECORDS, FeedKey, walk_until_found
 from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
@@ -170,7 +170,8 @@ class EncrataRunEventTrigger(MonitoringEventTrigger):
         ``company``, ``darkweb``; None: every type).
     :param only_changes: Only runs that detected changes.
     :param poll_interval: Seconds between polls (at least 30).
-    :param look_back: On a first start, also announce runs that ended up to this many seconds before.
+    :param look_back: On a first start, also announce runs made up to this many seconds before it (runs
+        still running then are announced when they end in any case).
     """
 
     vendor, kind = "encrata", "run"
@@ -206,20 +207,27 @@ class EncrataRunEventTrigger(MonitoringEventTrigger):
     def listing(self) -> tuple[Any, ...]:
         return ("all runs", self.monitor_type)  # the type is a server-side filter: one poll per type
 
-    async def read_objects(self, hook: EncrataHook, since: datetime, monitors: frozenset[str] | None) -> list[dict]:
-        """The all-runs listing (of ``monitor_type``), newest first, down to runs started before ``since``."""
-        runs = []
+    async def read_objects(self, hook: EncrataHook, since: datetime, monitors: frozenset[str] | None) -> Read:
+        """The all-runs listing (of ``monitor_type``), newest first, down to a full page of runs made
+        before ``since`` (one run out of order does not end the walk); at most MOST_SHARED_RECORDS,
+        and then the read says how far back it reached, so the watchers' cursors stop there."""
+        from airflow_provider_monitoring.hooks.encrata import PAGE_LIMIT
+
+        runs: list[dict] = []
+        older_in_a_row = 0
         async with aclosing(hook.alist_runs(self.monitor_type)) as walk:
             async for run in walk:
-                when = started(run) if isinstance(run, dict) else None
-                if when is not None and when < since:
+                when = started(run)
+                older_in_a_row = older_in_a_row + 1 if when is not None and when < since else 0
+                if older_in_a_row >= PAGE_LIMIT:
                     break
                 runs.append(run)
                 if len(runs) >= MOST_SHARED_RECORDS:
-                    log.warning("Encrata events: more than %d runs since %s; older ones are not read",
-                                MOST_SHARED_RECORDS, since.isoformat())
-                    break
-        return runs
+                    reached = min((moment for moment in map(started, runs) if moment), default=None)
+                    log.warning("Encrata events: more than %d runs since %s; this read reached back to %s",
+                                MOST_SHARED_RECORDS, since.isoformat(), reached)
+                    return Read(runs, reached=reached)
+        return Read(runs)
 
     def object_id(self, item: dict) -> str | None:
         return None if item.get("id") is None else str(item["id"])

@@ -144,8 +144,7 @@ async def test_a_restarted_watcher_catches_up_from_its_cursor_without_repeats_or
     assert store.writes >= 2
 
 
-async def test_an_api_error_is_backed_off_and_the_watcher_goes_on(monitoring_sandbox, monkeypatch):
-    monkeypatch.setattr(_events, "FIRST_BACKOFF", 0.2)
+async def test_an_api_error_is_backed_off_and_the_watcher_goes_on(monitoring_sandbox):
     monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "*", seconds=0.2))
     monitoring_sandbox.config.faults.append(FaultRule("status", path=ENCRATA_LISTING, status=401, times=3))
     _monitor, run_id = start_encrata_run("watched")
@@ -256,3 +255,81 @@ async def test_datafold_runs_that_end_in_the_watched_states_are_announced(monito
     assert [(event["run_id"], event["outcome"], event["vendor_state"]) for event in events] == [
         (str(runs["alert"]), "alert", "alert")]  # the ok run is not a watched state
     assert events[0]["monitor_id"] == str(alerting)
+
+
+# ---- what a review found -------------------------------------------------------------------------
+
+
+async def test_two_watchers_of_one_asset_keep_cursors_of_their_own(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "*", seconds=0.2))
+    store = AssetStateStoreStandIn()
+    first, second = start_encrata_run("first")[0], start_encrata_run("second")[0]
+    await asyncio.sleep(0.5)
+
+    def pair() -> list[EncrataRunEventTrigger]:
+        return [encrata_watcher(store=store, monitor_id=monitor, look_back=60) for monitor in (first, second)]
+
+    before = await asyncio.gather(*(events_within(watcher, 1, settle=POLL * 3) for watcher in pair()))
+    assert [len(events) for events in before] == [1, 1]
+    after = await asyncio.gather(*(events_within(watcher, 1, seconds=POLL * 4) for watcher in pair()))
+    assert after == [[], []]  # restarted, each from its own cursor: nothing again
+    assert len([key for key in store.values if key.startswith("monitoring_event_cursor")]) == 2
+
+
+async def test_a_datafold_monitor_that_cannot_be_read_does_not_hold_back_the_others(monitoring_sandbox):
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", "alert", seconds=0.2))
+    hook = DatafoldHook()
+    good = hook.create_monitor("metric", MANUAL_METRIC_SPEC)
+    watcher = watching(DatafoldRunEventTrigger([987654, good], poll_interval=POLL))
+    runs = []
+
+    async def start_run() -> None:
+        await asyncio.sleep(POLL)
+        runs.append(hook.run_monitor(good))
+
+    starting = asyncio.ensure_future(start_run())
+    events = await events_within(watcher, 1)
+    await starting
+    assert [event["run_id"] for event in events] == [str(runs[0])]
+    assert events[0]["event_id"] == f"datafold:run:{good}/{runs[0]}"
+
+
+async def test_a_datafold_run_longer_than_the_slack_is_announced_when_it_ends(monitoring_sandbox, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setattr(_events, "SLACK", timedelta(seconds=0.5))  # runs far longer than the slack, quickly
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", "alert", seconds=2.5))
+    hook = DatafoldHook()
+    monitor = hook.create_monitor("metric", MANUAL_METRIC_SPEC)
+    watcher = watching(DatafoldRunEventTrigger([monitor], poll_interval=POLL))
+    runs = []
+
+    async def start_run() -> None:
+        await asyncio.sleep(POLL)
+        runs.append(hook.run_monitor(monitor))
+
+    starting = asyncio.ensure_future(start_run())
+    events = await events_within(watcher, 1, seconds=10)
+    await starting
+    assert [event["run_id"] for event in events] == [str(runs[0])]
+
+
+async def test_a_first_start_announces_a_run_already_running_when_it_ends(monitoring_sandbox, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setattr(_events, "START_TOLERANCE", timedelta(0))
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("encrata", "*", seconds=2.0))
+    _monitor, run_id = start_encrata_run("started before the watcher")
+    await asyncio.sleep(1.2)  # made (and shown, to the second) before the watcher's first start
+    events = await events_within(encrata_watcher(), 1, seconds=10)
+    assert [event["run_id"] for event in events] == [run_id]
+
+
+async def test_failed_polls_are_spaced_by_the_interval_at_least(monitoring_sandbox):
+    from airflow_provider_monitoring.sandbox.client import control
+
+    monitoring_sandbox.config.faults.append(FaultRule("status", path=ENCRATA_LISTING, status=401, times=4))
+    assert await events_within(encrata_watcher(), 1, seconds=POLL * 6) == []
+    reads = control(monitoring_sandbox.url, "GET", f"/requests?path={ENCRATA_LISTING}")["requests"]
+    gaps = [later["at"] - earlier["at"] for earlier, later in zip(reads, reads[1:])]
+    assert len(reads) >= 3 and min(gaps) >= POLL * 0.9, gaps

@@ -260,3 +260,10 @@ def _field_error(item: Any) -> str:
     if isinstance(where, list):
         where = ".".join(str(part) for part in where)
     return f"{where}: {message}" if where else str(message)
+
+
+# Failures that concern the account or the connection, not one object: whoever reads anything else
+# on the same connection would meet them too (the shared reads of waits and watchers hand them to
+# all; any other failure of a shared read concerns what that read asked for).
+ACCOUNT_ERRORS = (AuthenticationError, PermissionDeniedError, RateLimitedError, ServerError, TransportError,
+                  UnexpectedResponseError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, timezone
 from typing import Any, Collection, Iterable
@@ -85,6 +86,23 @@ def parse_time(value: Any, what: str = "time") -> datetime:
     if not isinstance(moment, datetime):  # a Duration, an Interval, a bare Time, a partial date
         raise ConfigurationError(f"{what} must be an ISO 8601 date-time, got {value!r}")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def time_or_none(value: Any) -> datetime | None:
+    """A vendor timestamp read as ``parse_time`` reads it, or None when it is absent or unreadable:
+    for records a reader skips or reads again rather than fails on. Strings are cached: pollers
+    meet the same timestamps at every poll."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return _cached_time(value) if isinstance(value, str) and value.strip() else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_time(text: str) -> datetime | None:
+    try:
+        return parse_time(text)
+    except ConfigurationError:
+        return None
 
 
 def iso_utc(value: Any, what: str = "time") -> str:

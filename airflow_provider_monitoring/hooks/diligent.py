@@ -294,11 +294,8 @@ def first_execution_after(executions: list[dict], after: datetime) -> dict | Non
     """The earliest execution strictly after ``after`` (the listing's order is undocumented)."""
     found = []
     for execution in executions:
-        try:
-            when = values.parse_time(execution.get("execution_time"), "execution_time")
-        except ConfigurationError:
-            continue
-        if when > after:
+        when = values.time_or_none(execution.get("execution_time"))  # unreadable: not the answer
+        if when is not None and when > after:
             found.append((when, execution))
     return min(found, key=lambda pair: pair[0])[1] if found else None
 

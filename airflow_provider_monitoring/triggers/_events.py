@@ -54,20 +54,16 @@ def utc_now() -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    from airflow_provider_monitoring._http.values import iso_utc
+
+    return iso_utc(moment)
 
 
 def parse_moment(text: Any) -> datetime | None:
-    """A vendor timestamp as an aware UTC datetime; None when absent or unreadable."""
-    from airflow_provider_monitoring._http.errors import ConfigurationError
-    from airflow_provider_monitoring._http.values import parse_time
+    """A vendor timestamp as an aware datetime; None when absent or unreadable."""
+    from airflow_provider_monitoring._http.values import time_or_none
 
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return parse_time(text, "time")
-    except ConfigurationError:
-        return None
+    return time_or_none(text)
 
 
 # ---- the cursor ------------------------------------------------------------------------------
@@ -206,6 +202,7 @@ class MonitoringEventTrigger(BaseEventTrigger):
 
     vendor: ClassVar[str]
     kind: ClassVar[str]  # "run" or "alert"
+    hook_path: ClassVar[str]  # the vendor hook, as "module.Class" (see triggers/base.py, hook_of)
 
     def __init__(self, conn_id: str, poll_interval: float = 300.0, look_back: float = 0.0):
         super().__init__()
@@ -216,7 +213,9 @@ class MonitoringEventTrigger(BaseEventTrigger):
     # ---- what each vendor provides ----------------------------------------------------------
 
     def make_hook(self) -> Any:
-        raise NotImplementedError
+        from airflow_provider_monitoring.triggers.base import hook_of
+
+        return hook_of(self.hook_path, self.conn_id)
 
     def listing(self) -> tuple[Any, ...]:
         """Names the listing the shared poll reads (watchers of one connection and listing share it)."""

@@ -27,15 +27,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Hashable, Protocol
 
-from airflow_provider_monitoring._http.errors import (
-    AuthenticationError,
-    MonitoringError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ServerError,
-    TransportError,
-    UnexpectedResponseError,
-)
+from airflow_provider_monitoring._http.errors import ACCOUNT_ERRORS, MonitoringError
 from airflow_provider_monitoring._waiting import RunState
 
 log = logging.getLogger(__name__)
@@ -60,12 +52,6 @@ class Listing(Protocol):
         """The wait's state as this listing shows it; None when the listing does not hold it (the
         wait then reads on its own)."""
 
-
-# Failures of a shared read that every wait of the connection would meet in its own read too: they
-# are handed to every wait (a rate limit also slows the feed). Any other (a 404 or 400 of the shared
-# listing alone) makes each wait read on its own instead.
-ACCOUNT_ERRORS = (AuthenticationError, PermissionDeniedError, RateLimitedError, ServerError, TransportError,
-                  UnexpectedResponseError)
 
 # Reads the listing for the needs of every open wait: (the feed's hook, its key, the needs, the
 # feed's previous listing or None, for what a read learns for the next one).
@@ -205,7 +191,7 @@ class Feed:
         except MonitoringError as exc:
             log.info("shared %s read for %d waits on connection %r failed: %s",
                      self.key.vendor, self.subscribers, self.key.conn_id, exc)
-            if isinstance(exc, ACCOUNT_ERRORS):
+            if isinstance(exc, ACCOUNT_ERRORS):  # every wait would meet it: handed to all (a 429 slows the feed)
                 return Snapshot(number, started, error=exc)
             return Snapshot(number, started)  # may concern this read only: each wait reads on its own
         except Exception:  # a reader's bug must not leave the waits without answers: they read on their own

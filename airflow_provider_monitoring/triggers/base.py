@@ -17,6 +17,15 @@ if TYPE_CHECKING:  # hooks load where a wait runs, not where a DAG that defers t
 __all__ = ["MonitoringRunTrigger"]
 
 
+def hook_of(path: str, conn_id: str, **overrides: Any) -> MonitoringHook:
+    """The vendor hook ``path`` names (``module.Class``) on ``conn_id``: imported where a trigger
+    runs, never where a DAG that defers to it is parsed."""
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)(conn_id, **overrides)
+
+
 class MonitoringRunTrigger(BaseTrigger):
     """Waits until what a vendor's trigger waits for ends, and fires the docs/design.md event payload.
 
@@ -35,6 +44,7 @@ class MonitoringRunTrigger(BaseTrigger):
     """
 
     vendor: ClassVar[str]  # the event's "vendor" value
+    hook_path: ClassVar[str]  # the vendor hook, as "module.Class" (see hook_of)
     # Until when (epoch seconds) a "not found" means "not visible yet"; set for a run just started.
     not_found_until: float | None = None
 
@@ -55,7 +65,7 @@ class MonitoringRunTrigger(BaseTrigger):
         raise NotImplementedError
 
     def make_hook(self) -> MonitoringHook:
-        raise NotImplementedError
+        return hook_of(self.hook_path, self.conn_id)
 
     async def read_state(self, hook: Any) -> RunState:
         """This wait's own read, for when the shared listing does not hold its answer."""

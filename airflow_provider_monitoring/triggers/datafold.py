@@ -12,10 +12,12 @@ from airflow_provider_monitoring._http.errors import MonitoringError, RateLimite
 from airflow_provider_monitoring._waiting import RUNNING, RunState
 from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, Read, event_payload, parse_moment
 from airflow_provider_monitoring.triggers._feed import FeedKey, walk_until_found
-from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
+from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger, hook_of
 
 if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
     from airflow_provider_monitoring.hooks.datafold import DatafoldHook
+
+HOOK = "airflow_provider_monitoring.hooks.datafold.DatafoldHook"
 
 __all__ = ["DatafoldMonitorRunTrigger", "DatafoldRunEventTrigger"]
 
@@ -55,7 +57,7 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
         (diff monitors).
     """
 
-    vendor = "datafold"
+    vendor, hook_path = "datafold", HOOK
 
     def __init__(self, monitor_id: int, run_id: int, datafold_conn_id: str = "datafold_default",
                  poll_interval: float = 30.0, deadline: float | None = None, accept_states: Sequence[str] = (),
@@ -89,11 +91,6 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
     def subject(self) -> str:
         return f"Datafold run {self.run_id} of monitor {self.monitor_id}"
 
-    def make_hook(self) -> DatafoldHook:
-        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
-
-        return DatafoldHook(datafold_conn_id=self.conn_id)
-
     async def read_state(self, hook: DatafoldHook) -> RunState:
         return await hook.aget_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
 
@@ -120,9 +117,7 @@ class DatafoldMonitorRunTrigger(MonitoringRunTrigger):
             self.log.info("cancel_on_kill=False: Datafold run %s of monitor %s left running; %s",
                           self.run_id, self.monitor_id, await self.monitor_link())
             return
-        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
-
-        hook = DatafoldHook(datafold_conn_id=self.conn_id, timeout=CANCEL_REQUEST_TIMEOUT, max_retries=1)
+        hook = hook_of(self.hook_path, self.conn_id, timeout=CANCEL_REQUEST_TIMEOUT, max_retries=1)
         with deadline_at(time.time() + CANCEL_WITHIN):
             async with hook:
                 diff_id = self._diff_id
@@ -239,7 +234,7 @@ class DatafoldRunEventTrigger(MonitoringEventTrigger):
     :param look_back: On a first start, also announce runs started up to this many seconds before.
     """
 
-    vendor, kind = "datafold", "run"
+    vendor, hook_path, kind = "datafold", HOOK, "run"
 
     def __init__(self, monitor_ids: Sequence[int | str], datafold_conn_id: str = "datafold_default",
                  states: Sequence[str] = ("alert", "error"), poll_interval: float = 300.0, look_back: float = 0.0):
@@ -267,11 +262,6 @@ class DatafoldRunEventTrigger(MonitoringEventTrigger):
             },
         )
 
-    def make_hook(self) -> DatafoldHook:
-        from airflow_provider_monitoring.hooks.datafold import DatafoldHook
-
-        return DatafoldHook(datafold_conn_id=self.conn_id)
-
     def listing(self) -> tuple[Any, ...]:
         return ("monitor runs",)
 
@@ -283,14 +273,14 @@ class DatafoldRunEventTrigger(MonitoringEventTrigger):
         does not say which time ``start_time`` filters on (a run is made, then queued, then
         started), so it is sent QUEUED_FOR earlier. A monitor whose runs cannot be read is left out
         of the read (logged): only its own watchers wait for the next one."""
-        from airflow_provider_monitoring._http.errors import AuthenticationError, PermissionDeniedError
+        from airflow_provider_monitoring._http.errors import ACCOUNT_ERRORS
 
         runs, read = [], set()
         for monitor_id in sorted(monitors or ()):
             try:
                 async for run in hook.alist_monitor_runs(monitor_id, start_time=since - QUEUED_FOR):
                     runs.append({**run, "monitor_id": run.get("monitor_id", monitor_id)})
-            except (RateLimitedError, AuthenticationError, PermissionDeniedError):
+            except ACCOUNT_ERRORS:
                 raise  # the account's trouble: every watcher waits, the poll backs off
             except MonitoringError as exc:
                 log.warning("Datafold events: the runs of monitor %s cannot be read (%s); its watchers wait", monitor_id, exc)

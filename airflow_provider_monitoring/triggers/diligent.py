@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Hashable
 
 from airflow_provider_monitoring._http import values
-from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring._waiting import RunState
 from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, Read, event_payload, parse_moment
 from airflow_provider_monitoring.triggers._feed import FeedKey
@@ -15,6 +13,8 @@ from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
 if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
     from airflow_provider_monitoring.hooks.diligent import DiligentHook
+
+HOOK = "airflow_provider_monitoring.hooks.diligent.DiligentHook"
 
 __all__ = ["DiligentAlertEventTrigger", "DiligentExecutionTrigger"]
 
@@ -37,7 +37,7 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
     :param deadline: Wall-clock end of the wait, in epoch seconds (None: no end).
     """
 
-    vendor = "diligent"
+    vendor, hook_path = "diligent", HOOK
 
     def __init__(self, monitoring_id: str, executed_after: str, diligent_conn_id: str = "diligent_default",
                  poll_interval: float = 60.0, deadline: float | None = None):
@@ -62,11 +62,6 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
 
     def subject(self) -> str:
         return f"the next execution of Diligent monitoring {self.monitoring_id} after {self.executed_after}"
-
-    def make_hook(self) -> DiligentHook:
-        from airflow_provider_monitoring.hooks.diligent import DiligentHook
-
-        return DiligentHook(diligent_conn_id=self.conn_id)
 
     async def read_state(self, hook: DiligentHook) -> RunState:
         return await hook.aget_execution_state(self.monitoring_id, self.executed_after)
@@ -93,13 +88,9 @@ class DiligentExecutionTrigger(MonitoringRunTrigger):
         return {**event, "run_id": str(found["id"])} if "execution_time" in found and found.get("id") else event
 
 
-@functools.lru_cache(maxsize=4096)  # read for every wait at every shared read: parsed once
 def _reference_time(executed_after: Any) -> datetime | None:
     """The wait's reference time; None when it does not parse (its own read then says why)."""
-    try:
-        return values.parse_time(executed_after, "executed_after")
-    except ConfigurationError:
-        return None
+    return values.time_or_none(executed_after)
 
 
 class ListedExecutions:
@@ -170,7 +161,7 @@ class DiligentAlertEventTrigger(MonitoringEventTrigger):
     :param look_back: On a first start, also announce alerts raised up to this many seconds before.
     """
 
-    vendor, kind = "diligent", "alert"
+    vendor, hook_path, kind = "diligent", HOOK, "alert"
 
     def __init__(self, diligent_conn_id: str = "diligent_default", monitoring_id: str | None = None,
                  poll_interval: float = 300.0, look_back: float = 0.0):
@@ -187,11 +178,6 @@ class DiligentAlertEventTrigger(MonitoringEventTrigger):
                 "look_back": self.look_back,
             },
         )
-
-    def make_hook(self) -> DiligentHook:
-        from airflow_provider_monitoring.hooks.diligent import DiligentHook
-
-        return DiligentHook(diligent_conn_id=self.conn_id)
 
     def listing(self) -> tuple[Any, ...]:
         return ("unacknowledged alerts",)

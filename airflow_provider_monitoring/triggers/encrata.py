@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Hashable
 
 from airflow_provider_monitoring._http import values
-from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring._waiting import RUNNING, RunState
 from airflow_provider_monitoring.triggers._events import MonitoringEventTrigger, Read, event_payload, parse_moment
 from airflow_provider_monitoring.triggers._feed import MOST_SHARED_RECORDS, FeedKey, walk_until_found
@@ -17,6 +15,8 @@ from airflow_provider_monitoring.triggers.base import MonitoringRunTrigger
 
 if TYPE_CHECKING:  # the hook loads where the wait runs (see triggers/base.py)
     from airflow_provider_monitoring.hooks.encrata import EncrataHook
+
+HOOK = "airflow_provider_monitoring.hooks.encrata.EncrataHook"
 
 __all__ = ["EncrataRunEventTrigger", "EncrataRunTrigger"]
 
@@ -40,7 +40,7 @@ class EncrataRunTrigger(MonitoringRunTrigger):
         visible yet rather than as an error (the operator sets it for the run it just triggered).
     """
 
-    vendor = "encrata"
+    vendor, hook_path = "encrata", HOOK
 
     def __init__(self, monitor_id: str, run_id: str, encrata_conn_id: str = "encrata_default",
                  poll_interval: float = 30.0, deadline: float | None = None, not_found_until: float | None = None):
@@ -68,11 +68,6 @@ class EncrataRunTrigger(MonitoringRunTrigger):
     def subject(self) -> str:
         return f"Encrata run {self.run_id} of monitor {self.monitor_id}"
 
-    def make_hook(self) -> EncrataHook:
-        from airflow_provider_monitoring.hooks.encrata import EncrataHook
-
-        return EncrataHook(encrata_conn_id=self.conn_id)
-
     async def read_state(self, hook: EncrataHook) -> RunState:
         return await hook.aget_run_state(self.monitor_id, self.run_id)
 
@@ -87,19 +82,10 @@ class EncrataRunTrigger(MonitoringRunTrigger):
         return await ListedRuns.read(hook, needs, previous)
 
 
-@functools.lru_cache(maxsize=4096)  # the same runs' times come back at every shared read
-def _moment(text: str) -> datetime | None:
-    try:
-        return values.parse_time(text, "started_at")
-    except ConfigurationError:
-        return None
-
-
 def started(run: dict) -> datetime | None:
     """When a listed run was made (``created_at``, the listing's order, newest first; else
     ``started_at``); None when it does not say."""
-    text = run.get("created_at") or run.get("started_at")
-    return _moment(text) if isinstance(text, str) else None
+    return values.time_or_none(run.get("created_at") or run.get("started_at"))
 
 
 class ListedRuns:
@@ -174,7 +160,7 @@ class EncrataRunEventTrigger(MonitoringEventTrigger):
         still running then are announced when they end in any case).
     """
 
-    vendor, kind = "encrata", "run"
+    vendor, hook_path, kind = "encrata", HOOK, "run"
 
     def __init__(self, encrata_conn_id: str = "encrata_default", monitor_id: str | None = None,
                  monitor_type: str | None = None, only_changes: bool = True, poll_interval: float = 300.0,
@@ -198,11 +184,6 @@ class EncrataRunEventTrigger(MonitoringEventTrigger):
                 "look_back": self.look_back,
             },
         )
-
-    def make_hook(self) -> EncrataHook:
-        from airflow_provider_monitoring.hooks.encrata import EncrataHook
-
-        return EncrataHook(encrata_conn_id=self.conn_id)
 
     def listing(self) -> tuple[Any, ...]:
         return ("all runs", self.monitor_type)  # the type is a server-side filter: one poll per type

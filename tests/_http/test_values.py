@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_monitoring._http.errors import ConfigurationError
-from airflow_provider_monitoring._http.values import iso_utc, parse_time
+from airflow_provider_monitoring._http.values import iso_utc, parse_time, time_or_none
 
 UTC = timezone.utc
 
@@ -44,3 +44,15 @@ def test_times_are_sent_in_utc_with_z_and_milliseconds_only_when_there_are_some(
 
 def test_a_calendar_day_is_its_start_in_utc():
     assert parse_time("2026-03-01") == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", ["2026-05-10T08:00:00Z", "2026-05-10T08:00:00.123+02:00", "2026-05-10 08:00:00",
+                                   datetime(2026, 5, 10, 8), datetime(2026, 5, 10, 8, tzinfo=timezone.utc)])
+def test_time_or_none_reads_what_parse_time_reads(value):
+    assert time_or_none(value) == parse_time(value) and time_or_none(value).tzinfo is not None
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "soon", "P1D", "2026-05", "08:00", 1715328000, {"at": "x"}])
+def test_time_or_none_is_none_for_what_parse_time_refuses(value):
+    # Readers skip such a record or read it again, where a request argument would be refused.
+    assert time_or_none(value) is None

@@ -333,3 +333,25 @@ async def test_failed_polls_are_spaced_by_the_interval_at_least(monitoring_sandb
     reads = control(monitoring_sandbox.url, "GET", f"/requests?path={ENCRATA_LISTING}")["requests"]
     gaps = [later["at"] - earlier["at"] for earlier, later in zip(reads, reads[1:])]
     assert len(reads) >= 3 and min(gaps) >= POLL * 0.9, gaps
+
+
+async def test_runs_of_a_monitor_that_could_not_be_read_are_announced_once_it_reads_again(monitoring_sandbox, monkeypatch):
+    from datetime import timedelta
+
+    monkeypatch.setattr(_events, "SLACK", timedelta(seconds=0.3))  # the other monitor's reads would soon pass it
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", "alert", seconds=0.1))
+    hook = DatafoldHook()
+    flaky, steady = hook.create_monitor("metric", MANUAL_METRIC_SPEC), hook.create_monitor("metric", MANUAL_METRIC_SPEC)
+    monitoring_sandbox.config.faults.append(
+        FaultRule("status", method="GET", path=f"/datafold/api/v1/monitors/{flaky}/runs", status=404, times=6))
+    watcher = watching(DatafoldRunEventTrigger([flaky, steady], poll_interval=POLL))
+    runs = []
+
+    async def start_run() -> None:
+        await asyncio.sleep(POLL)  # while its monitor's runs cannot be read
+        runs.append(hook.run_monitor(flaky))
+
+    starting = asyncio.ensure_future(start_run())
+    events = await events_within(watcher, 1, seconds=10)
+    await starting
+    assert [event["run_id"] for event in events] == [str(runs[0])]

@@ -10,7 +10,6 @@ findings.
 Importing this module costs nothing beyond the standard library: the DAG processor may import it.
 """
 
-from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, Required, TypedDict
 

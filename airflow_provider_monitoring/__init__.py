@@ -96,6 +96,19 @@ def get_provider_info() -> dict:
             "airflow_provider_monitoring.operators.encrata.EncrataMonitorLink",
             "airflow_provider_monitoring.operators.datafold.DatafoldMonitorLink",
         ],
+        # A monitor is an asset: encrata://, diligent://, datafold:// (airflow_provider_monitoring/assets.py).
+        "asset-uris": [
+            {
+                "schemes": [v],
+                "handler": f"airflow_provider_monitoring.assets.normalize_{v}_uri",
+                "factory": f"airflow_provider_monitoring.assets.{factory}",
+            }
+            for v, factory in (
+                ("encrata", "encrata_monitor_asset"),
+                ("diligent", "diligent_monitoring_asset"),
+                ("datafold", "datafold_monitor_asset"),
+            )
+        ],
         "integrations": [
             {"integration-name": v.capitalize(), "external-doc-url": url, "tags": ["service"]}
             for v, url in (

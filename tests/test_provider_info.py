@@ -99,3 +99,20 @@ def test_every_module_the_provider_lists_imports():
     for link in info["extra-links"]:
         module, _, name = link.rpartition(".")
         assert getattr(importlib.import_module(module), name)().name
+    for uri_info in info["asset-uris"]:
+        for role in ("handler", "factory"):
+            module, _, name = uri_info[role].rpartition(".")
+            assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_provider_info_passes_the_schema_airflow_validates_it_with():
+    """Airflow drops a provider whose info fails its schema; the asset-uris entries are checked too."""
+    import json
+
+    import airflow
+    import jsonschema
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validate(info, schema)
+    assert sorted(s for entry in info["asset-uris"] for s in entry["schemes"]) == ["datafold", "diligent", "encrata"]

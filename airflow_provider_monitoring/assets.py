@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from airflow_provider_monitoring._vendors import DATAFOLD, DILIGENT, ENCRATA
@@ -254,12 +254,6 @@ def _monitor_uri(scheme: _MonitorScheme, monitor_id: Any, host: Any) -> str:
 
 # ---- reading one back ---------------------------------------------------------------------------------------
 
-_NORMALIZERS: dict[str, Callable[[SplitResult], SplitResult]] = {
-    "encrata": normalize_encrata_uri,
-    "diligent": normalize_diligent_uri,
-    "datafold": normalize_datafold_uri,
-}
-
 
 def monitor_of(asset_or_uri: Any) -> MonitorRef:
     """Which monitor an asset (or its URI) names, e.g. for a task that receives triggering asset
@@ -274,10 +268,10 @@ def monitor_of(asset_or_uri: Any) -> MonitorRef:
         raise ValueError(f"expected an Asset or a URI string, got {asset_or_uri!r}")
     parts = urlsplit(uri.strip())
     vendor = parts.scheme.lower()
-    if vendor not in _NORMALIZERS:
+    if vendor not in _SCHEMES:
         raise ValueError(
             f"{_shown(parts)!r} is not a monitor asset URI: the scheme must be encrata://, diligent:// or datafold://"
         )
-    normalized = _NORMALIZERS[vendor](parts)
+    normalized = _normalized(parts, _SCHEMES[vendor])
     raw_id = normalized.path.rpartition("/")[2]
     return MonitorRef(vendor, normalized.netloc, int(raw_id) if _SCHEMES[vendor].integer_ids else raw_id)

@@ -132,9 +132,11 @@ class FaultRule:
     ``kind``: "status" (reply ``status`` with an error body), "retry_after" (429 with Retry-After
     ``retry_after``), "slow" (delay ``delay`` seconds, then answer normally), "malformed" (a 200
     HTML page), "malformed_json" (a 200 labelled JSON whose body is broken JSON), "drop" (close the
-    connection without an answer). ``method``/``path``: globs
+    connection without an answer), "lost" (the emulator acts on the request, then ``status`` with an
+    error body replaces its answer: a write whose answer was lost). ``method``/``path``: globs
     on the method and the full request path (``/encrata/api/monitors*``). ``times``: how many
-    requests to hit (None = all).
+    requests to hit (None = all). ``after``: how many matching requests to let through first (so
+    ``after=4, times=1`` hits only the fifth).
     """
 
     kind: str
@@ -144,11 +146,19 @@ class FaultRule:
     retry_after: float = 1.0
     delay: float = 1.0
     times: int | None = None
+    after: int = 0
 
     def applies(self, request: web.Request) -> bool:
         if self.times is not None and self.times <= 0:
             return False
         return fnmatch.fnmatchcase(request.method, self.method) and fnmatch.fnmatchcase(request.path, self.path)
+
+    def let_through(self) -> bool:
+        """Whether this matching request is one of the first ``after``, which pass untouched."""
+        if self.after > 0:
+            self.after -= 1
+            return True
+        return False
 
 
 # Each vendor's outcome words, its default first, and what the emulator makes of any other word.
@@ -289,8 +299,13 @@ def fault_middleware(config: SandboxConfig):
         for rule in () if is_control(request) else config.faults:
             if not rule.applies(request):
                 continue
+            if rule.let_through():
+                break
             if rule.times is not None:
                 rule.times -= 1
+            if rule.kind == "lost":
+                await handler(request)  # the write happens; its answer never arrives
+                return json_reply(error_body(request.path, rule.status, f"sandbox fault {rule.status}"), rule.status)
             if rule.kind == "slow":
                 await asyncio.sleep(rule.delay)
                 break

@@ -135,6 +135,30 @@ def test_slow_and_dropped_replies():
             requests.get(f"{sandbox.url}/diligent/monitorings", timeout=5)
 
 
+def test_a_fault_can_let_the_first_matching_requests_through_and_hit_a_later_one():
+    fault = FaultRule("status", method="POST", path="/encrata/api/monitors", status=500, after=2, times=1)
+    with Sandbox(SandboxConfig(faults=[fault])) as sandbox:
+        headers = {"Authorization": f"Bearer {sandbox.config.api_key}"}
+        statuses = [requests.post(f"{sandbox.url}/encrata/api/monitors", headers=headers, timeout=5,
+                                  json={"name": f"m{n}", "monitor_type": "domain", "targets": ["example.com"]}
+                                  ).status_code for n in range(4)]
+        names = [m["name"] for m in requests.get(f"{sandbox.url}/encrata/api/monitors", headers=headers,
+                                                 timeout=5).json()]
+    assert statuses == [201, 201, 500, 201]
+    assert sorted(names) == ["m0", "m1", "m3"]  # the faulted create never reached the emulator
+
+
+def test_a_lost_answer_fault_lets_the_write_happen_and_answers_an_error():
+    fault = FaultRule("lost", method="POST", path="/datafold/api/v1/monitors/create/*", status=502, times=1)
+    with Sandbox(SandboxConfig(faults=[fault])) as sandbox:
+        api, headers = sandbox.vendor_url("datafold") + "/api/v1/monitors", {"Authorization": "Key sandbox-api-key"}
+        body = {"name": "kept anyway", "connection_id": 1, "schedule": {"type": "none"}}
+        reply = requests.post(f"{api}/create/schema", json=body, headers=headers, timeout=5)
+        listed = requests.get(api, headers=headers, timeout=5).json()["monitors"]
+    assert reply.status_code == 502 and reply.json() == {"detail": "sandbox fault 502"}
+    assert [m["name"] for m in listed] == ["kept anyway"]
+
+
 def test_outcome_flag_syntax():
     assert parse_outcome("datafold:orders*=alert@5") == OutcomeRule("datafold", "orders*", "alert", 5.0)
     assert parse_outcome("*:*=failed") == OutcomeRule("*", "*", "failed", None)

@@ -81,13 +81,14 @@ class MonitoringLineageMixin:
         try:
             return lineage_of(result, self._lineage_api_url(result))
         except ImportError as exc:
-            getattr(self, "log").debug("OpenLineage facets left out, OpenLineage cannot be imported: %s", exc)
+            log = self.log  # type: ignore[attr-defined]  # the operator's
+            log.debug("OpenLineage facets left out, OpenLineage cannot be imported: %s", exc)
             return None
 
     def _lineage_api_url(self, result: MonitoringResult) -> str:
         """Where the vendor's API lives: the monitor's link carries the connection's host; only a
         result without one costs a read of the connection."""
-        return result.get("url") or getattr(self, "make_hook")().settings.base_url
+        return result.get("url") or self.make_hook().settings.base_url  # type: ignore[attr-defined]
 
 
 def lineage_of(result: MonitoringResult, api_url: str) -> Any:

@@ -115,6 +115,8 @@ class MonitoringRunOperator(MonitoringOperator):
     vendor: ClassVar[str]
     link: ClassVar[MonitorLink]
     template_fields: Sequence[str] = ("monitor_id",)
+    # The result this task pushed (XCom ``monitoring_result``), once the wait ended.
+    monitoring_result: Any = None
 
     def __init__(self, *, monitor_id: Any, conn_id: str, wait_for_completion: bool = True,
                  deferrable: bool | None = None, poll_interval: float = 60.0,
@@ -153,6 +155,10 @@ class MonitoringRunOperator(MonitoringOperator):
     def make_trigger(self, run_id: Any, deadline: float, not_found_until: float | None) -> Any:
         raise NotImplementedError
 
+    def read_evidence(self, hook: Any, event: dict) -> Any:
+        """What the vendor says about the ended run of ``event``: a ``results.base.Evidence``."""
+        raise NotImplementedError
+
     def monitor_url(self, hook: Any) -> str:
         return monitor_url(hook.settings.base_url, self.monitor_id)
 
@@ -167,7 +173,7 @@ class MonitoringRunOperator(MonitoringOperator):
         if ended is not None:
             # An earlier try's run that already ended the way this task accepts: no wait, no new run.
             message = f"{self.vendor} run {run_id} already ended {ended.vendor_state!r}"
-            self.finish(make_event(ended.outcome, self.vendor, self.monitor_id, run_id, ended, message), context)
+            self.finish(make_event(ended.outcome, self.vendor, self.monitor_id, run_id, ended, message), context, hook)
             return run_id
         if not self.wait_for_completion:
             self.forget_run(context)
@@ -179,25 +185,33 @@ class MonitoringRunOperator(MonitoringOperator):
         event = wait_blocking(lambda: self.read_state(hook, run_id), vendor=self.vendor,
                               monitor_id=self.monitor_id, run_id=run_id, deadline=deadline,
                               poll_interval=self.poll_interval, not_found_until=not_found_until)
-        self.finish(event, context)
+        self.finish(event, context, hook)
         return run_id
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         self.finish(validate_event(event, self.vendor), context)
         return self.run_id_from(event)
 
-    def finish(self, event: dict, context: Any) -> None:
-        """Act on the wait's event. A pass or a skip is this task's answer: its run is forgotten,
-        so clearing the task later starts a new run; a failure keeps it for the retry to judge."""
+    def finish(self, event: dict, context: Any, hook: Any = None) -> None:
+        """Act on the wait's event, once its ``monitoring_result`` is pushed (a downstream
+        ``all_done`` task reads it whatever happens here). A pass or a skip is this task's answer:
+        its run is forgotten, so clearing the task later starts a new run; a failure keeps it for
+        the retry to judge. A pass also puts the result in the outlet asset events."""
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from airflow_provider_monitoring.results.base import annotate_outlets, build_result, push_result
+
         self.log.info("%s", event["message"])
+        hook = hook or self.make_hook()
+        result = build_result(event, lambda: self.monitor_url(hook), lambda: self.read_evidence(hook, event))
+        push_result(self, context, result)
         try:
             settle(event, self.on_alert, self.on_error)
         except AirflowSkipException:
             self.forget_run(context)
             raise
         self.forget_run(context)
+        annotate_outlets(self, context, result)
 
     def run_id_from(self, event: dict) -> Any:
         """The run id as the vendor types it (events carry ids as text)."""

@@ -138,6 +138,11 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
             for run in listed if run.get("run_id") is not None
         ]
 
+    def read_evidence(self, hook: Any, event: dict):
+        from airflow_provider_monitoring.results.datafold import read_evidence
+
+        return read_evidence(hook, self.monitor_id, event["run"])
+
     def make_trigger(self, run_id: Any, deadline: float, not_found_until: float | None):
         from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
 
@@ -145,7 +150,6 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
                                          poll_interval=self.poll_interval, deadline=deadline,
                                          accept_states=self.accept_states, not_found_until=not_found_until,
                                          cancel_on_kill=self.cancel_on_kill)
-
 
     def run_id_from(self, event: dict) -> int:
         return int(event["run_id"])
@@ -169,8 +173,18 @@ class DatafoldRunResultsOperator(MonitoringOperator):
     def execute(self, context: Any) -> dict:
         from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 
+        from airflow_provider_monitoring._vendors import monitor_url
+        from airflow_provider_monitoring.hooks.datafold import monitor_run_state
+        from airflow_provider_monitoring.results.base import push_result, result_of_run
+        from airflow_provider_monitoring.results.datafold import read_evidence
+
         hook = DatafoldHook(datafold_conn_id=self.conn_id)
         run = hook.get_monitor_run(self.monitor_id, self.run_id)
+        result = result_of_run(monitor_run_state(run), "datafold", self.monitor_id, self.run_id,
+                               monitor_url(hook.settings.base_url, self.monitor_id),
+                               lambda: read_evidence(hook, self.monitor_id, run))
+        if result is not None:
+            push_result(self, context, result)
         diff_id = run.get("diff_id")
         if diff_id is None:
             return {"run": run, "data_diff": None}

@@ -137,13 +137,17 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
             if run.get("id") is not None
         ]
 
+    def read_evidence(self, hook: Any, event: dict):
+        from airflow_provider_monitoring.results.encrata import read_evidence
+
+        return read_evidence(hook, self.monitor_id, event["run"])
+
     def make_trigger(self, run_id: Any, deadline: float, not_found_until: float | None):
         from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
 
         return EncrataRunTrigger(self.monitor_id, run_id, encrata_conn_id=self.conn_id,
                                  poll_interval=self.poll_interval, deadline=deadline,
                                  not_found_until=not_found_until)
-
 
 
 class EncrataRunResultsOperator(MonitoringOperator):
@@ -195,10 +199,27 @@ class EncrataRunResultsOperator(MonitoringOperator):
         if self.use_vendor_csv:
             saved = hook.download_run_results(self.monitor_id, self.run_id, self.output_path)
             self.log.info("saved Encrata's CSV of run %s to %s (%d bytes)", self.run_id, saved["path"], saved["bytes"])
+            self.push_run_result(hook, context)
             return {"path": saved["path"], "records": None, "changed": None}
         records = hook.get_run_results(self.monitor_id, self.run_id, changes_only=self.changes_only)
         if self.output_path is None:
-            return collect_records(records, self.max_xcom_records)
+            collected = collect_records(records, self.max_xcom_records)
+            self.push_run_result(hook, context)
+            return collected
         summary = write_records(records, self.output_path, self.output_format)
         self.log.info("wrote %(records)d records (%(changed)d changed) to %(path)s", summary)
+        self.push_run_result(hook, context)
         return summary
+
+    def push_run_result(self, hook: Any, context: Any) -> None:
+        """The run's ``monitoring_result``, as the run operator pushes it (once the run ended)."""
+        from airflow_provider_monitoring._vendors import monitor_url
+        from airflow_provider_monitoring.results.base import push_result, result_of_run
+        from airflow_provider_monitoring.results.encrata import read_evidence
+
+        state = hook.get_run_state(self.monitor_id, self.run_id)
+        result = result_of_run(state, "encrata", self.monitor_id, self.run_id,
+                               monitor_url(hook.settings.base_url, self.monitor_id),
+                               lambda: read_evidence(hook, self.monitor_id, state.run))
+        if result is not None:
+            push_result(self, context, result)

@@ -61,6 +61,8 @@ class MonitoringRunSensor(BaseSensorOperator):
     # A mapped task reads the class's, so it always starts on a worker.
     start_from_trigger = False
     start_trigger_args = None
+    # The result this task pushed (XCom ``monitoring_result``), once the wait ended.
+    monitoring_result: Any = None
 
     def __init__(self, *, conn_id: str, poll_interval: float = 60.0,
                  timeout: float | timedelta = 7 * 24 * 3600, on_alert: str = "fail", on_error: str = "fail",
@@ -105,6 +107,16 @@ class MonitoringRunSensor(BaseSensorOperator):
         """The vendor's trigger for this wait (``deadline`` None: Airflow enforces the timeout)."""
         raise NotImplementedError
 
+    def read_evidence(self, event: dict) -> Any:
+        """What the vendor says about the ended run of ``event``: a ``results.base.Evidence``."""
+        raise NotImplementedError
+
+    def result_url(self) -> str | None:
+        """The monitor in the vendor's UI, for the result; None where the vendor documents none."""
+        from airflow_provider_monitoring._vendors import monitor_url
+
+        return monitor_url(self.hook.settings.base_url, self.event_ids()[0])
+
     def identity(self) -> dict[str, Any]:
         """The templated fields that name what is waited for, by name: the trigger kwargs the
         triggerer renders when the task starts there."""
@@ -144,7 +156,7 @@ class MonitoringRunSensor(BaseSensorOperator):
                     store.set(TRANSIENT_KEY, failures.in_a_row)
                 return False
             event = error_event(self.vendor, monitor_id, run_id, exc, message=failures.message(exc))
-            return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))
+            return PokeReturnValue(True, self.finish(event, context))
         if store is not None and failures.in_a_row:
             store.delete(TRANSIENT_KEY)
         failures.reset()
@@ -153,7 +165,7 @@ class MonitoringRunSensor(BaseSensorOperator):
             return False
         message = state.message or f"{self.subject()} ended {state.vendor_state!r}"
         event = make_event(state.outcome, self.vendor, monitor_id, run_id, state, message)
-        return PokeReturnValue(True, settle(event, self.on_alert, self.on_error))
+        return PokeReturnValue(True, self.finish(event, context))
 
     def _failed_pokes_so_far(self, context: Any) -> tuple[TransientFailures, Any]:
         """The count of failed pokes in a row, and where it is kept between pokes: on this sensor
@@ -166,7 +178,19 @@ class MonitoringRunSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Any, event: Any = None) -> Any:
         """Back from the trigger: act on its event only if it is the documented payload."""
-        return settle(validate_event(event, self.vendor), self.on_alert, self.on_error)
+        return self.finish(validate_event(event, self.vendor), context)
+
+    def finish(self, event: dict, context: Any) -> Any:
+        """Push the wait's ``monitoring_result`` (a downstream ``all_done`` task reads it whatever
+        happens next), then pass, skip or fail as the event says; a pass also puts the result in
+        the outlet asset events. Returns the run for XCom."""
+        from airflow_provider_monitoring.results.base import annotate_outlets, build_result, push_result
+
+        result = build_result(event, self.result_url, lambda: self.read_evidence(event))
+        push_result(self, context, result)
+        run = settle(event, self.on_alert, self.on_error)
+        annotate_outlets(self, context, result)
+        return run
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """A task started in the triggerer has no deadline of its own in the trigger: Airflow ends

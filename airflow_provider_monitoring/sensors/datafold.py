@@ -55,6 +55,11 @@ class DatafoldMonitorRunSensor(MonitoringRunSensor):
     def read_state(self):
         return self.hook.get_monitor_run_state(self.monitor_id, self.run_id, self.accept_states)
 
+    def read_evidence(self, event: dict):
+        from airflow_provider_monitoring.results.datafold import read_evidence
+
+        return read_evidence(self.hook, self.monitor_id, event["run"])
+
     def make_trigger(self, deadline: float | None):
         from airflow_provider_monitoring.triggers.datafold import DatafoldMonitorRunTrigger
 

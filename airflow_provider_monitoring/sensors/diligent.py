@@ -63,6 +63,14 @@ class DiligentExecutionSensor(MonitoringRunSensor):
     def read_state(self):
         return self.hook.get_execution_state(self.monitoring_id, self.executed_after)
 
+    def read_evidence(self, event: dict):
+        from airflow_provider_monitoring.results.diligent import read_evidence
+
+        return read_evidence(self.hook, self.monitoring_id, event["run"])
+
+    def result_url(self) -> None:
+        return None  # Diligent documents no page for a monitoring in its app
+
     def make_trigger(self, deadline: float | None):
         from airflow_provider_monitoring.triggers.diligent import DiligentExecutionTrigger
 

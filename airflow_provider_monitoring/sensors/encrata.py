@@ -48,6 +48,11 @@ class EncrataRunSensor(MonitoringRunSensor):
     def read_state(self):
         return self.hook.get_run_state(self.monitor_id, self.run_id)
 
+    def read_evidence(self, event: dict):
+        from airflow_provider_monitoring.results.encrata import read_evidence
+
+        return read_evidence(self.hook, self.monitor_id, event["run"])
+
     def make_trigger(self, deadline: float | None):
         from airflow_provider_monitoring.triggers.encrata import EncrataRunTrigger
 

@@ -18,7 +18,7 @@ from tests.standins import AssetStateStoreStandIn, task_context
 from tests.vendor_runs import start_diligent_monitoring, wait_for_diligent_execution
 
 ACKNOWLEDGE = "/diligent/monitoring-alerts/acknowledge"
-WATCHED = ("alerts", "diligent://api.godiligent.ai/alerts")  # the watched asset: (name, uri)
+WATCHED = ("alerts", "alerts")  # the watched asset: (name, uri)
 FIRST_EVENT_AT = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
@@ -204,7 +204,7 @@ def test_events_of_several_watched_assets_are_taken_oldest_first_and_once(monito
     first, second = raise_alerts(2)
     # One watcher feeding two assets records the same payload on each (airflow/models/trigger.py);
     # the execution API's order is not the events' order.
-    other = ("risky-shops", "diligent://api.godiligent.ai/risky")
+    other = ("risky-shops", "risky-shops")
     events = as_task_runner_builds_it([
         asset_event(WATCHED, from_trigger(diligent_alert(first)), minute=1),
         asset_event(WATCHED, from_trigger(diligent_alert(second)), minute=2),

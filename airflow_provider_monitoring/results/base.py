@@ -1,0 +1,134 @@
+"""Assembling a ``MonitoringResult`` from a wait's event, written once for the three vendors.
+
+Each vendor module reads its own evidence (``Evidence``) with the sync hook, on the worker, after
+the wait ended; this module turns event plus evidence into the result, and pushes it. Reading the
+evidence never changes the task's verdict: the outcome is the wait's, and a failed read leaves the
+findings out with ``findings_error`` saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from airflow_provider_monitoring._http.errors import MonitoringError
+from airflow_provider_monitoring._http.values import iso_utc, time_or_none
+from airflow_provider_monitoring.results import MAX_FINDINGS, RESULT_KEY, Finding, MonitoringResult
+
+log = logging.getLogger(__name__)
+
+# Outcomes after which the run ended and its evidence can be read; a timeout or an API error leaves
+# the run unread (it may still be going, or the vendor could not be reached).
+ENDED = ("success", "alert", "failed")
+# Failed findings first, then changes, then what the vendor did not judge, then passes.
+STATUS_ORDER = {"failed": 0, "changed": 1, "unknown": 2, "passed": 3}
+
+
+@dataclass
+class Evidence:
+    """What a vendor module read about an ended run. ``total`` is how many findings there are in
+    all when the module read fewer than exist (Encrata's changed targets); None means ``findings``
+    is all of them. ``run_id`` names the run where the event could not (a Diligent execution)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    total: int | None = None
+    started_at: Any = None
+    finished_at: Any = None
+    datasets: list[dict] | None = None
+    run_id: Any = None
+
+
+def build_result(event: dict, url: Callable[[], str | None], read_evidence: Callable[[], Evidence]) -> MonitoringResult:
+    """The result of the wait that ended with ``event`` (a validated trigger event): the monitor's
+    ``url()`` and, when the run ended, the evidence ``read_evidence()`` reads.
+
+    Neither may change the task's verdict, which is the event's: whatever goes wrong reading them
+    (the vendor, the connection, or a bug of ours) is logged and noted in ``findings_error``."""
+    evidence, error, link = Evidence(), None, None
+    try:
+        link = url()
+        if event["status"] in ENDED:
+            evidence = read_evidence()
+    except Exception as exc:
+        error = str(exc) if isinstance(exc, MonitoringError) else f"{type(exc).__name__}: {exc}"
+        log.warning("the run's outcome stands, but its findings could not be read: %s", error,
+                    exc_info=not isinstance(exc, MonitoringError))
+    findings = sorted(evidence.findings, key=lambda finding: STATUS_ORDER.get(finding["status"], 9))
+    total = max(evidence.total or 0, len(findings))
+    result: dict[str, Any] = {
+        "vendor": event["vendor"],
+        "monitor_id": event["monitor_id"],
+        "run_id": event["run_id"] if evidence.run_id is None else str(evidence.run_id),
+        "outcome": event["status"],
+        "vendor_state": event.get("vendor_state"),
+        "started_at": _iso(evidence.started_at),
+        "finished_at": _iso(evidence.finished_at),
+        "url": link,
+        "message": event["message"],
+        "counts": {**{key: value for key, value in evidence.counts.items() if _whole(value)}, "findings": total},
+        "findings": findings[:MAX_FINDINGS],
+    }
+    if error is not None:
+        result["findings_error"] = error
+    if evidence.datasets is not None:
+        result["datasets"] = evidence.datasets
+    return result  # type: ignore[return-value]
+
+
+def result_of_run(state: Any, vendor: str, monitor_id: Any, run_id: Any, url: str | None,
+                  read_evidence: Callable[[], Evidence]) -> MonitoringResult | None:
+    """The result of a run read outside any wait (a run-results operator), from its ``RunState``;
+    None while the run is still going (it has no outcome yet)."""
+    from airflow_provider_monitoring._waiting import RUNNING, make_event
+
+    if state.outcome == RUNNING:
+        return None
+    message = state.message or f"{vendor} run {run_id} of monitor {monitor_id} ended {state.vendor_state!r}"
+    event = make_event(state.outcome, vendor, monitor_id, run_id, state, message)
+    return build_result(event, lambda: url, read_evidence)
+
+
+def push_result(task: Any, context: Any, result: MonitoringResult) -> None:
+    """Keep the result on the task (the OpenLineage methods read it there), push it to XCom, and
+    log its one-line summary."""
+    task.monitoring_result = result
+    context["ti"].xcom_push(key=RESULT_KEY, value=result)
+    log.info("monitoring_result: %s", summary_line(result))
+
+
+def annotate_outlets(task: Any, context: Any, result: MonitoringResult) -> None:
+    """Put ``result`` in the ``extra`` of every asset event the task sends (its ``Asset`` outlets),
+    under the key ``monitoring_result``. Airflow sends them when the task succeeds."""
+    from airflow.sdk import Asset
+
+    assets = [outlet for outlet in getattr(task, "outlets", None) or [] if isinstance(outlet, Asset)]
+    if not assets:
+        return
+    events = context["outlet_events"]
+    for asset in assets:
+        events[asset].extra[RESULT_KEY] = result
+
+
+def summary_line(result: MonitoringResult) -> str:
+    """One line a person reads: outcome, run, counts and the first findings."""
+    counts = ", ".join(f"{key} {value}" for key, value in result["counts"].items())
+    run = f"run {result['run_id']}" if result["run_id"] is not None else "no run"
+    failing = [finding["name"] for finding in result["findings"] if finding["status"] in ("failed", "changed")]
+    shown = f"; {', '.join(failing[:3])}{' ...' if len(failing) > 3 else ''}" if failing else ""
+    return f"{result['vendor']} monitor {result['monitor_id']}, {run}: {result['outcome']} ({counts}){shown}"
+
+
+def whole_or_none(value: Any) -> int | None:
+    """A vendor count as an int, or None when it is not a whole number (booleans included)."""
+    return value if _whole(value) else None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _iso(value: Any) -> str | None:
+    moment = time_or_none(value)  # unreadable reads as unknown: the result is evidence, not a gate
+    return None if moment is None else iso_utc(moment)

@@ -23,10 +23,13 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     assert set(lines) == {
         "example_monitoring_hooks", "example_datafold_alert_fails", "example_encrata", "example_datafold",
         "example_diligent", "example_events_diligent", "example_events_encrata", "example_events_datafold",
+        "example_monitors_as_code",
     }, report
     assert "5 tasks  success  as expected" in lines["example_diligent"]
     assert "7 tasks  success  as expected" in lines["example_datafold"]
     assert "3 tasks  success  as expected" in lines["example_monitoring_hooks"]
+    # Plan, then apply that plan: the spec beside the DAG is read, its four monitors created.
+    assert "2 tasks  success  as expected" in lines["example_monitors_as_code"]
     # Started by no event under dag.test(): each runs once and has nothing to handle.
     for dag_id in ("example_events_diligent", "example_events_encrata", "example_events_datafold"):
         assert "success  as expected" in lines[dag_id], report

@@ -19,6 +19,7 @@ from airflow.sdk import BaseOperator, BaseOperatorLink, BaseXCom
 
 from airflow_provider_monitoring._http.values import choice
 from airflow_provider_monitoring._vendors import monitor_url
+from airflow_provider_monitoring.lineage import MonitoringLineageMixin
 from airflow_provider_monitoring._waiting import (
     ALERT, ON_ALERT, ON_ERROR, RUNNING, SUCCESS, RunState, default_deferrable, make_event, not_visible_until,
     settle, validate_event, wait_blocking,
@@ -89,7 +90,7 @@ class MonitoringOperator(BaseOperator):
         self.conn_id = conn_id
 
 
-class MonitoringRunOperator(MonitoringOperator):
+class MonitoringRunOperator(MonitoringLineageMixin, MonitoringOperator):
     """Starts a run and, by default, waits for it (deferred, or polling in the worker); returns
     the run id. ``on_alert`` = ``"fail"`` / ``"succeed"`` / ``"skip"``; ``on_error`` = ``"fail"`` /
     ``"skip"`` for an API error during the wait (never a pass); ``timeout`` seconds in all.

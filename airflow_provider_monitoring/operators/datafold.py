@@ -9,6 +9,7 @@ import itertools
 from datetime import timedelta
 from typing import Any, Sequence
 
+from airflow_provider_monitoring.lineage import MonitoringLineageMixin
 from airflow_provider_monitoring.operators.base import (
     DEFAULT_TIMEOUT, MonitoringOperator, MonitoringRunOperator, MonitorLink, RunSummary, run_time,
     templated,
@@ -155,7 +156,7 @@ class DatafoldRunMonitorOperator(MonitoringRunOperator):
         return int(event["run_id"])
 
 
-class DatafoldRunResultsOperator(MonitoringOperator):
+class DatafoldRunResultsOperator(MonitoringLineageMixin, MonitoringOperator):
     """A run's detail and, when it has a ``diff_id``, its data diff and the diff's summary:
     returns ``{"run": {...}, "data_diff": {"diff": {...}, "summary": {...}} or None}``.
 

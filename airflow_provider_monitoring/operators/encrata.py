@@ -10,6 +10,7 @@ import itertools
 from datetime import timedelta
 from typing import Any, Sequence
 
+from airflow_provider_monitoring.lineage import MonitoringLineageMixin
 from airflow_provider_monitoring.operators.base import (
     DEFAULT_TIMEOUT, MonitoringOperator, MonitoringRunOperator, MonitorLink, RunSummary, run_time,
     templated,
@@ -150,7 +151,7 @@ class EncrataTriggerRunOperator(MonitoringRunOperator):
                                  not_found_until=not_found_until)
 
 
-class EncrataRunResultsOperator(MonitoringOperator):
+class EncrataRunResultsOperator(MonitoringLineageMixin, MonitoringOperator):
     """Fetches every result record of a run (``changes_only`` to keep only changed targets).
 
     Without ``output_path`` the records are the XCom return value, up to ``max_xcom_records``

@@ -22,6 +22,7 @@ from airflow_provider_monitoring._waiting import (
     settle,
     validate_event,
 )
+from airflow_provider_monitoring.lineage import MonitoringLineageMixin
 from airflow_provider_monitoring.sensors._start_from_trigger import start_args_for, why_it_starts_on_a_worker
 
 __all__ = ["MonitoringRunSensor"]
@@ -35,7 +36,7 @@ TRANSIENT_KEY = "monitoring_transient_failures"
 RAN_BY_AIRFLOW_ON_A_WORKER = "Airflow ran it there (dag.test(), `airflow tasks test`, a mapped task)"
 
 
-class MonitoringRunSensor(BaseSensorOperator):
+class MonitoringRunSensor(MonitoringLineageMixin, BaseSensorOperator):
     """Waits for a run (or an execution) to end: ``success`` passes and returns it; ``alert``
     follows ``on_alert`` (fail / succeed / skip); ``failed``, a timeout and an unknown state fail;
     an API error fails unless ``on_error="skip"``. Each vendor's sensor keeps its own ids and names

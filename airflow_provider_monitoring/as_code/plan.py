@@ -298,8 +298,9 @@ class VendorPlanner:
                       note=f"{why}; kept (--prune {self.adapter.delete_words}s it)")
 
     def block_site_conflicts(self, actions: list[Action]) -> None:
-        """Diligent refuses a second active monitoring of a website (§3): a create that would meet
-        one the plan does not remove is blocked, naming it, instead of failing half-way."""
+        """Diligent refuses a second active monitoring of a website (docs/vendors/diligent.md §3): a
+        create that would meet one the plan does not remove is blocked, naming it, instead of
+        failing half-way."""
         if self.adapter.vendor != "diligent":
             return
         leaving = {str(a.vendor_id) for a in actions if a.kind in ("delete", "replace", "pause")}

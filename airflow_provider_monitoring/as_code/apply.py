@@ -5,10 +5,10 @@ whose answer was lost (docs/monitors-as-code.md, "Apply")."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from airflow_provider_monitoring.as_code.model import canonical
 from airflow_provider_monitoring.as_code.plan import CHANGES, Action, Plan, PlanError
 from airflow_provider_monitoring.as_code.vendors import ADAPTERS
 
@@ -97,7 +97,11 @@ def apply_plan(plan: Plan, hooks: Mapping[str, Any], echo: Callable[[str], None]
 
 
 def carry_out(action: Action, hook: Any) -> Any:
-    """One action's writes; the id of the monitor it leaves (a new one for a create or replace)."""
+    """One action's writes; the id of the monitor it leaves (a new one for a create or replace).
+
+    :param action: A change of the plan.
+    :param hook: The hook of the action's vendor.
+    """
     adapter = ADAPTERS[action.vendor]
     if action.kind == "create":
         return adapter.create(hook, action.desired, action.marker)
@@ -134,12 +138,8 @@ def check_saved_plan(saved: Mapping[str, Any], fresh: Plan) -> None:
     before = {(a.get("vendor"), a.get("key"), a.get("id")): a for a in saved.get("actions") or []}
     for action in fresh.actions:
         old = before.get((action.vendor, action.key, action.vendor_id))
-        if old is None or _canonical(old) != _canonical(action.as_dict()):
+        if old is None or canonical(old) != canonical(action.as_dict()):
             was = f"was {old.get('action')!r}" if old else "was not in the saved plan"
             raise PlanError(f"the saved plan is stale: the vendors changed since it was saved ({action.vendor} "
                             f"{action.key!r} is now {action.kind!r}, {was}); run plan again")
     raise PlanError("the saved plan is stale: the vendors changed since it was saved; run plan again")
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)

@@ -21,11 +21,29 @@ MARKER_PATTERN = re.compile(
 SUFFIX_PATTERN = re.compile(r"^(?P<text>.*?)\s*\[(?P<marker>as-code:[^\]\s]+)\]\s*$", re.DOTALL)
 
 
+def canonical(value: Any) -> str:
+    """``value`` as one JSON text, keys sorted: equal data, equal text (comparisons and digests).
+
+    :param value: JSON-like data.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest(value: Any) -> str:
+    """The SHA-256 of ``value``'s canonical JSON, in hex.
+
+    :param value: JSON-like data.
+    """
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
+
+
 def fingerprint(value: Any) -> str:
-    """Eight hex digits standing for ``value`` (canonical JSON): how the marker remembers fields a
-    vendor never returns, so a later plan can tell whether the spec changed them."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+    """Eight hex digits standing for ``value``: how the marker remembers fields a vendor never
+    returns, so a later plan can tell whether the spec changed them.
+
+    :param value: JSON-like data.
+    """
+    return digest(value)[:8]
 
 
 @dataclass(frozen=True)
@@ -49,7 +67,10 @@ class Marker:
 
     @classmethod
     def parse(cls, text: Any) -> Marker | None:
-        """The marker a whole string is, or None."""
+        """The marker a whole string is, or None.
+
+        :param text: A tag, or the part of a name or external id the marker takes.
+        """
         if not isinstance(text, str):
             return None
         found = MARKER_PATTERN.fullmatch(text.strip())
@@ -60,12 +81,19 @@ class Marker:
 
 
 def with_suffix(text: str | None, marker: Marker) -> str:
-    """``text`` carrying ``marker`` at its end (the marker alone when there is no text)."""
+    """``text`` carrying ``marker`` at its end (the marker alone when there is no text).
+
+    :param text: A name or an external id, or None.
+    :param marker: The ownership marker.
+    """
     return f"{text} [{marker.text()}]" if text else marker.text()
 
 
 def split_suffix(text: Any) -> tuple[Any, Marker | None]:
-    """(the text without its marker, the marker) of a text field; the marker may be the whole text."""
+    """(the text without its marker, the marker) of a text field; the marker may be the whole text.
+
+    :param text: A name or an external id as the vendor returned it.
+    """
     if not isinstance(text, str):
         return text, None
     alone = Marker.parse(text)

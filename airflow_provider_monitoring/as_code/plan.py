@@ -9,14 +9,13 @@ cannot carry it out: the plan says why).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from airflow_provider_monitoring._http.errors import ConfigurationError
-from airflow_provider_monitoring.as_code.model import Desired, FieldChange, Marker, Observed
+from airflow_provider_monitoring.as_code.model import Desired, FieldChange, Marker, Observed, digest
 from airflow_provider_monitoring.as_code.spec import Spec
 from airflow_provider_monitoring.as_code.vendors import ADAPTERS, Adapter
 
@@ -101,8 +100,7 @@ class Plan:
     def fingerprint(self) -> str:
         """Stands for the spec and every action: a saved plan is applied only while a fresh plan has
         the same fingerprint (nothing changed in the spec or at the vendors)."""
-        content = {"spec": self.spec.digest, "prune": self.prune, "actions": [a.as_dict() for a in self.actions]}
-        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+        return digest({"spec": self.spec.digest, "prune": self.prune, "actions": [a.as_dict() for a in self.actions]})
 
     def as_dict(self) -> dict[str, Any]:
         """The plan for machines (``--json``, XCom, a saved plan file)."""
@@ -190,7 +188,14 @@ def make_plan(spec: Spec, hooks: Mapping[str, Any], prune: bool = False) -> Plan
 
 
 class VendorPlanner:
-    """Plans the monitors of one vendor against what that vendor showed."""
+    """Plans the monitors of one vendor against what that vendor showed.
+
+    :param adapter: The vendor's adapter.
+    :param hook: The vendor's hook (an adopted Datafold monitor is read in full with it).
+    :param namespace: The spec's namespace: only its marks are the spec's.
+    :param observed: Every monitor the vendor showed.
+    :param prune: Whether managed monitors not in the spec are deleted.
+    """
 
     def __init__(self, adapter: Adapter, hook: Any, namespace: str, observed: list[Observed], prune: bool):
         self.adapter, self.hook, self.namespace, self.observed, self.prune = adapter, hook, namespace, observed, prune

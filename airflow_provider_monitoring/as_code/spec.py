@@ -7,8 +7,6 @@ names the file, the line, the monitor's key and the field (docs/monitors-as-code
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -156,6 +154,7 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     :param text: The YAML document.
     :param path: The name errors give the document.
     """
+    from airflow_provider_monitoring.as_code.model import digest
     from airflow_provider_monitoring.as_code.vendors import ADAPTERS
 
     document = _read_yaml(path, text)
@@ -190,8 +189,7 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
     vendors = tuple(v for v in VENDOR_NAMES if v in listed_vendors or any(m.vendor == v for m in checked))
     content = {"namespace": namespace, "vendors": vendors,
                "monitors": [[m.key, m.vendor, m.enabled, m.adopt, m.fields] for m in checked]}
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-    return Spec(path=path, namespace=namespace, vendors=vendors, monitors=tuple(checked), digest=digest)
+    return Spec(path=path, namespace=namespace, vendors=vendors, monitors=tuple(checked), digest=digest(content))
 
 
 def _check_monitor(entry: Any, index: int, path: str, lines_by_key: dict[str, int], adapters: dict) -> MonitorSpec:

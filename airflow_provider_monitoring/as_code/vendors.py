@@ -12,20 +12,19 @@ from typing import Any, ClassVar, Iterable
 
 from airflow_provider_monitoring._http.errors import ConfigurationError
 from airflow_provider_monitoring.as_code.model import (
-    MARKER_PREFIX, Desired, FieldChange, Marker, Observed, fingerprint, split_suffix, with_suffix,
+    MARKER_PREFIX, Desired, FieldChange, Marker, Observed, canonical, fingerprint, split_suffix, with_suffix,
 )
 from airflow_provider_monitoring.as_code.spec import MonitorSpec, SpecError
 
 __all__ = ["ADAPTERS", "Adapter"]
 
 
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
 class Adapter:
     """What planning and applying need from one vendor. Subclasses fill in the class attributes and
-    the methods that raise NotImplementedError."""
+    the methods that raise NotImplementedError. The methods take ``monitor`` (a spec entry),
+    ``hook`` (the vendor's hook), ``desired`` / ``observed`` (the monitor as the spec wants it and
+    as the vendor shows it), ``changes`` (the plan's field changes) and ``marker`` (the ownership
+    mark to write)."""
 
     vendor: ClassVar[str]
     spec_fields: ClassVar[tuple[str, ...]]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from airflow_provider_monitoring.as_code.cli import main
 from tests.as_code.specs import datafold, diligent, encrata, write_spec
-from tests.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +46,9 @@ def test_plan_exits_2_with_changes_then_apply_then_0_without(monitoring_sandbox,
     body = json.loads(again.stdout)
     assert body["has_changes"] is False and body["summary"]["unchanged"] == 3
     assert {action["action"] for action in body["actions"]} == {"unchanged"}
-    assert API_KEY not in again.stdout + applied.stdout + planned.stdout
+    key = monitoring_sandbox.config.api_key
+    assert all(key not in text for text in (planned.stdout, planned.stderr, applied.stdout, applied.stderr,
+                                            again.stdout, again.stderr))
 
 
 def test_a_saved_plan_is_applied_or_refused_when_stale(monitoring_sandbox, tmp_path):

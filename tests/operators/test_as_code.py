@@ -3,6 +3,9 @@ sandbox, and their execute() for what a DAG run cannot easily show (failures, pa
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
 from types import SimpleNamespace
 
@@ -119,3 +122,16 @@ def test_apply_refuses_a_plan_the_world_no_longer_matches(monitoring_sandbox, tm
 def test_prune_must_be_a_boolean():
     with pytest.raises(ValueError, match="prune must be True or False"):
         MonitorsApplyOperator(task_id="apply", spec_path="monitors.yaml", prune="yes")
+
+
+def test_importing_and_building_the_operators_loads_neither_the_planner_nor_an_http_library():
+    code = (
+        "import sys\n"
+        "from airflow_provider_monitoring.operators.as_code import MonitorsApplyOperator, MonitorsPlanOperator\n"
+        "MonitorsPlanOperator(task_id='plan', spec_path='monitors.yaml')\n"
+        "MonitorsApplyOperator(task_id='apply', spec_path='monitors.yaml', prune=True)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_provider_monitoring.as_code')"
+        " or m in ('requests', 'aiohttp')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
+    assert out.stdout.strip() == "[]"

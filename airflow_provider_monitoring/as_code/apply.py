@@ -105,7 +105,7 @@ def carry_out(action: Action, hook: Any) -> Any:
     adapter = ADAPTERS[action.vendor]
     if action.kind == "create":
         return adapter.create(hook, action.desired, action.marker)
-    if action.kind == "delete" or (action.kind == "pause" and not adapter.marks_on_adopt):
+    if action.kind == "delete" or (action.kind == "pause" and not adapter.updates_in_place):
         adapter.delete(hook, action.observed)  # Diligent pauses by deactivating
         return action.vendor_id
     if action.kind in ("update", "adopt", "pause"):

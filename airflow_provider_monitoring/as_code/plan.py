@@ -237,7 +237,7 @@ class VendorPlanner:
         target = self.by_id.get(wanted)
         vendor = self.adapter.vendor
         if target is None:
-            active = " active" if vendor == "diligent" else ""
+            active = " active" if not self.adapter.updates_in_place else ""
             return None, f"adopt: no{active} {vendor} monitor has id {wanted!r}"
         if target.marker is not None:
             scope = f"{target.marker.namespace}/" if target.marker.namespace else ""
@@ -251,21 +251,15 @@ class VendorPlanner:
         vendor, adapter = self.adapter.vendor, self.adapter
         base = dict(vendor=vendor, key=desired.key, label=desired.label, desired=desired, marker=marker)
         if current is None:
-            if vendor == "diligent" and not desired.monitor.enabled:
+            if not adapter.updates_in_place and not desired.monitor.enabled:
                 return Action("unchanged", note="no active monitoring, as enabled: false asks", **base)
             fields = {**desired.updatable, **desired.fixed}
             return Action("create", changes=[FieldChange(name, None, value) for name, value in fields.items()], **base)
         changes = self.changes(desired, current)
         base.update(vendor_id=current.id, observed=current)
         replace = any(change.replace for change in changes)
-        if vendor == "diligent":
-            if not desired.monitor.enabled:
-                return Action("pause", changes=[FieldChange("enabled", True, False)],
-                              note="deactivated; Diligent cannot reactivate (enabling again creates a new one)", **base)
-            if replace:
-                return Action("replace", changes=changes, note="Diligent has no update: deactivate, then create", **base)
-            note = "adopted by id; Diligent cannot mark it, so it stays managed while 'adopt' names it" if adopting else ""
-            return Action("unchanged", note=note, **base)
+        if not adapter.updates_in_place:
+            return self.compare_unchangeable(desired, changes, replace, adopting, base)
         if replace:
             return Action("replace", changes=changes, note=f"{adapter.delete_words}, then create", **base)
         if adopting:
@@ -277,6 +271,19 @@ class VendorPlanner:
         if any(change.field == "enabled" and change.new is False for change in changes):
             return Action("pause", changes=changes, **base)
         return Action("update" if changes else "unchanged", changes=changes, **base)
+
+    @staticmethod
+    def compare_unchangeable(desired: Desired, changes: list[FieldChange], replace: bool, adopting: bool,
+                             base: dict[str, Any]) -> Action:
+        """The plan for a monitor that cannot change in place (Diligent): deactivate, replace, or
+        leave it."""
+        if not desired.monitor.enabled:
+            return Action("pause", changes=[FieldChange("enabled", True, False)],
+                          note="deactivated; Diligent cannot reactivate (enabling again creates a new one)", **base)
+        if replace:
+            return Action("replace", changes=changes, note="Diligent has no update: deactivate, then create", **base)
+        note = "adopted by id; Diligent cannot mark it, so it stays managed while 'adopt' names it" if adopting else ""
+        return Action("unchanged", note=note, **base)
 
     def changes(self, desired: Desired, current: Observed) -> list[FieldChange]:
         same = self.adapter.same
@@ -306,7 +313,7 @@ class VendorPlanner:
         """Diligent refuses a second active monitoring of a website (docs/vendors/diligent.md §3): a
         create that would meet one the plan does not remove is blocked, naming it, instead of
         failing half-way."""
-        if self.adapter.vendor != "diligent":
+        if not self.adapter.one_per_site:
             return
         leaving = {str(a.vendor_id) for a in actions if a.kind in ("delete", "replace", "pause")}
         for action in actions:

@@ -31,8 +31,11 @@ class Adapter:
     # Groups of fields the vendor never returns, in marker order: group -> (what it stands for,
     # whether a change needs the monitor created again).
     hidden_groups: ClassVar[dict[str, tuple[str, bool]]] = {}
-    # Whether adopting a monitor can write the marker on it (Diligent cannot change a monitoring).
-    marks_on_adopt: ClassVar[bool] = True
+    # Whether a monitor changes in place at all. Diligent's cannot (no update endpoint): it is
+    # replaced for any change, cannot be marked when adopted, and pausing it deactivates it for good.
+    updates_in_place: ClassVar[bool] = True
+    # Whether the vendor allows one active monitor per site (Diligent, docs/vendors/diligent.md §3).
+    one_per_site: ClassVar[bool] = False
     # What deleting means on this vendor, for the plan's words.
     delete_words: ClassVar[str] = "delete"
 
@@ -202,7 +205,8 @@ class DiligentAdapter(Adapter):
 
     vendor = "diligent"
     spec_fields = ("website", "checks", "frequency", "expires_at", "external_id", "run_now")
-    marks_on_adopt = False
+    updates_in_place = False
+    one_per_site = True
     delete_words = "deactivate"
 
     def desired(self, monitor: MonitorSpec) -> Desired:

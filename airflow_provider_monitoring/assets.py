@@ -229,6 +229,18 @@ def datafold_monitor_asset(monitor_id: int, host: str = DATAFOLD_HOST, **asset_k
     return _monitor_asset(_SCHEMES["datafold"], monitor_id, host, asset_kwargs)
 
 
+def monitor_asset(vendor: str, monitor_id: Any, base_url: str, **asset_kwargs: Any) -> Asset:
+    """The asset of a monitor of ``vendor`` reached through a connection whose base URL is
+    ``base_url``: what a gate adds to an ``AssetAlias`` among its outlets.
+
+    :param vendor: ``encrata``, ``diligent`` or ``datafold``.
+    :param monitor_id: the monitor's (Diligent: the monitoring's) id.
+    :param base_url: the connection's base URL (a hook's ``settings.base_url``).
+    :param asset_kwargs: passed on to ``airflow.sdk.Asset``.
+    """
+    return _monitor_asset(_SCHEMES[vendor], monitor_id, conn_host(base_url), asset_kwargs)
+
+
 def _monitor_asset(scheme: _MonitorScheme, monitor_id: Any, host: Any, asset_kwargs: dict) -> Asset:
     from airflow.sdk import Asset
 

@@ -70,10 +70,10 @@ def task_context(try_number: int = 1, dag_run_start: datetime | None = None,
     return context
 
 
-def poke_until_done(sensor: Any, limit: float = 10.0) -> tuple[Any, int]:
-    """What Airflow does with a sensor in poke mode: poke every 0.1 s until it is done; its result
-    and the number of pokes it took."""
-    context = task_context()
+def poke_until_done(sensor: Any, context: dict | None = None, limit: float = 10.0) -> tuple[Any, int]:
+    """What Airflow does with a sensor in poke mode: poke every 0.1 s (with ``context``, default a
+    new one) until it is done; its result and the number of pokes it took."""
+    context = task_context() if context is None else context
     deadline = time.monotonic() + limit
     pokes = 0
     while time.monotonic() < deadline:

@@ -407,6 +407,31 @@ def test_the_connection_test_endpoint_passes_for_the_default_connections(stack, 
     assert answer["status"] is True, answer
 
 
+def test_a_passing_gate_starts_the_dag_scheduled_on_its_monitors_asset_with_its_result(stack, runs):
+    dag_id, run_id = "example_datafold", runs["run_ids"]["example_datafold"]
+    gate = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/gate_row_count"
+    # The result is readable where the UI shows XCom, without opening a log.
+    result = stack.call("GET", f"{gate}/xcomEntries/monitoring_result")["value"]
+    result = json.loads(result) if isinstance(result, str) else result
+    assert (result["vendor"], result["outcome"]) == ("datafold", "success")
+    deadline = time.monotonic() + 120
+    while True:
+        started = [run for run in stack.call("GET", "/dags/example_datafold_quality_report/dagRuns")["dag_runs"]
+                   if run["run_type"] == "asset_triggered" and run["state"] in ("success", "failed")]
+        if started:
+            break
+        assert time.monotonic() < deadline, f"no asset-triggered report ran:\n{stack.log()[-3000:]}"
+        time.sleep(1)
+    (report,) = started
+    assert report["state"] == "success", report
+    seen = stack.call("GET", f"/dags/example_datafold_quality_report/dagRuns/{report['dag_run_id']}"
+                      "/taskInstances/report/xcomEntries/return_value")["value"]
+    seen = json.loads(seen) if isinstance(seen, str) else seen
+    monitor = result["monitor_id"]
+    assert [(s["run_id"], s["outcome"]) for s in seen] == [(result["run_id"], "success")]
+    assert re.fullmatch(rf"datafold://127\.0\.0\.1:\d+/monitors/{monitor}", seen[0]["uri"]), seen
+
+
 def test_no_log_holds_the_api_key(stack, runs):
     leaks = [str(path) for path in stack.home.rglob("*") if path.is_file() and path.suffix in (".log", "")
              and DEFAULT_API_KEY in path.read_text(errors="replace")]

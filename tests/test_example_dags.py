@@ -23,7 +23,7 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     assert set(lines) == {
         "example_monitoring_hooks", "example_datafold_alert_fails", "example_encrata", "example_datafold",
         "example_diligent", "example_events_diligent", "example_events_encrata", "example_events_datafold",
-        "example_monitors_as_code",
+        "example_monitors_as_code", "example_datafold_quality_report",
     }, report
     assert "5 tasks  success  as expected" in lines["example_diligent"]
     assert "7 tasks  success  as expected" in lines["example_datafold"]
@@ -31,7 +31,8 @@ def test_demo_runs_every_example_dag_and_each_ends_as_meant(tmp_path):
     # Plan, then apply that plan: the spec beside the DAG is read, its four monitors created.
     assert "2 tasks  success  as expected" in lines["example_monitors_as_code"]
     # Started by no event under dag.test(): each runs once and has nothing to handle.
-    for dag_id in ("example_events_diligent", "example_events_encrata", "example_events_datafold"):
+    for dag_id in ("example_events_diligent", "example_events_encrata", "example_events_datafold",
+                   "example_datafold_quality_report"):
         assert "success  as expected" in lines[dag_id], report
     assert "4 tasks  success  as expected" in lines["example_encrata"]
     assert "failed   as expected (demonstrates a failure path)" in lines["example_datafold_alert_fails"]

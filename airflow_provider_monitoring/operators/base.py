@@ -212,7 +212,7 @@ class MonitoringRunOperator(MonitoringLineageMixin, MonitoringOperator):
             self.forget_run(context)
             raise
         self.forget_run(context)
-        annotate_outlets(self, context, result)
+        annotate_outlets(self, context, result, lambda: hook.settings.base_url)
 
     def run_id_from(self, event: dict) -> Any:
         """The run id as the vendor types it (events carry ids as text)."""

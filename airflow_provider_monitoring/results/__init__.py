@@ -42,7 +42,8 @@ class Finding(TypedDict, total=False):
     column or metric), ``status`` (one of ``FINDING_STATUSES``), ``severity`` (one of
     ``FINDING_SEVERITIES``) and ``message`` (one line a person reads). The rest is there where the
     vendor gives it: ``target`` (the Encrata target or Diligent website), ``field``, ``old``, ``new``
-    (an Encrata change), ``check`` (a Diligent check), ``table`` and ``column`` (Datafold),
+    (an Encrata change), ``check`` (the kind of check: a Diligent check, a Datafold metric,
+    ``rows_changed``, ``values_match``, ``schema_change``...), ``table`` and ``column`` (Datafold),
     ``expected`` and ``actual`` (a threshold and the value measured).
     """
 

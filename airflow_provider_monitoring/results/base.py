@@ -98,17 +98,26 @@ def push_result(task: Any, context: Any, result: MonitoringResult) -> None:
     log.info("monitoring_result: %s", summary_line(result))
 
 
-def annotate_outlets(task: Any, context: Any, result: MonitoringResult) -> None:
-    """Put ``result`` in the ``extra`` of every asset event the task sends (its ``Asset`` outlets),
-    under the key ``monitoring_result``. Airflow sends them when the task succeeds."""
-    from airflow.sdk import Asset
+def annotate_outlets(task: Any, context: Any, result: MonitoringResult, base_url: Callable[[], str]) -> None:
+    """Put ``result`` in the ``extra`` of every asset event the task sends, under the key
+    ``monitoring_result``: its ``Asset`` outlets' events, and for each ``AssetAlias`` outlet an
+    event of the monitor's own asset (``<vendor>://<host of base_url()>/monitors/<id>``), so a
+    gate on a monitor created at run time still sends its monitor's event. Airflow sends them
+    when the task succeeds."""
+    from airflow.sdk import Asset, AssetAlias
 
-    assets = [outlet for outlet in getattr(task, "outlets", None) or [] if isinstance(outlet, Asset)]
-    if not assets:
+    outlets = getattr(task, "outlets", None) or []
+    if not outlets:
         return
     events = context["outlet_events"]
-    for asset in assets:
-        events[asset].extra[RESULT_KEY] = result
+    for outlet in outlets:
+        if isinstance(outlet, Asset):
+            events[outlet].extra[RESULT_KEY] = result
+        elif isinstance(outlet, AssetAlias):
+            from airflow_provider_monitoring.assets import monitor_asset
+
+            monitor = monitor_asset(result["vendor"], result["monitor_id"], base_url())
+            events[outlet].add(monitor, extra={RESULT_KEY: result})
 
 
 def summary_line(result: MonitoringResult) -> str:

@@ -77,7 +77,7 @@ def diff_findings(diff: dict, done: dict, alert: Any, status: str, severity: str
     findings: list[Finding] = []
     for name, count in counts.items():
         part, part_severity = part_verdict(count > 0, status, severity)
-        findings.append({"name": name.replace("_", " "), "status": part, "severity": part_severity,
+        findings.append({"name": name.replace("_", " "), "check": name, "status": part, "severity": part_severity,
                          "message": _with(f"{count} {name.replace('_', ' ')}", detail),
                          "expected": condition or None, "actual": count})
     values = done.get("values") if isinstance(done.get("values"), dict) else {}
@@ -89,7 +89,7 @@ def diff_findings(diff: dict, done: dict, alert: Any, status: str, severity: str
     counts["columns_with_differences"] = differing if differing is not None else sum(
         (whole_or_none(entry.get("values_different")) or 0) > 0 for entry in columns)
     if status == "failed" and not findings:  # a diff that failed before measuring anything
-        findings.append({"name": "data diff", "status": "failed", "severity": severity,
+        findings.append({"name": "data diff", "check": "data_diff", "status": "failed", "severity": severity,
                          "message": _with("the data diff gave no statistics", detail)})
     return findings, counts
 
@@ -101,7 +101,7 @@ def column_finding(entry: dict, status: str, severity: str) -> Finding:
     match = entry.get("match")
     share = f" ({match:.1f}% match)" if isinstance(match, (int, float)) and not isinstance(match, bool) else ""
     part, part_severity = part_verdict(different > 0, status, severity)
-    return {"name": f"column {column}", "status": part, "severity": part_severity,
+    return {"name": f"column {column}", "check": "values_match", "status": part, "severity": part_severity,
             "message": f"{different} values differ{share}", "column": column, "expected": 0, "actual": different}
 
 
@@ -119,13 +119,14 @@ def check_finding(kind: Any, entry: dict, alert: Any, status: str, severity: str
     table, column = _text(entry.get("table")), _text(entry.get("column"))
     where = ".".join(part for part in (table, column) if part) or "its query"
     if kind == "metric":
-        name = f"{entry.get('metric') or 'metric'} of {where}"
+        check = str(entry.get("metric") or "metric")
+        name = f"{check} of {where}"
     elif kind == "schema":
-        name = f"schema of {where}"
+        check, name = "schema_change", f"schema of {where}"
         status = "changed" if status == "failed" and severity == "warning" else status
     else:
-        name = f"{kind or 'monitor'} check on {where}"
-    finding: Finding = {"name": name, "status": status, "severity": severity,
+        check, name = f"{kind or 'monitor'}_check", f"{kind or 'monitor'} check on {where}"
+    finding: Finding = {"name": name, "check": check, "status": status, "severity": severity,
                         "message": _with(f"{name}: {_verdict(status)}", detail)}
     if table:
         finding["table"] = table

@@ -190,7 +190,7 @@ class MonitoringRunSensor(MonitoringLineageMixin, BaseSensorOperator):
         result = build_result(event, self.result_url, lambda: self.read_evidence(event))
         push_result(self, context, result)
         run = settle(event, self.on_alert, self.on_error)
-        annotate_outlets(self, context, result)
+        annotate_outlets(self, context, result, lambda: self.hook.settings.base_url)
         return run
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:

@@ -18,7 +18,7 @@ DAGS = textwrap.dedent('''
     import os
 
     import pendulum
-    from airflow.sdk import dag, task
+    from airflow.sdk import Asset, dag, task
 
     from airflow_provider_monitoring.hooks.datafold import DatafoldHook
     from airflow_provider_monitoring.hooks.diligent import DiligentHook
@@ -99,6 +99,26 @@ DAGS = textwrap.dedent('''
             the_gate >> read_result()
         return gated()
 
+
+    ORDERS_QUALITY = Asset("orders_quality")
+
+
+    @dag(dag_id="outlets_datafold", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+    def outlets():
+        create, make_gate = gate("datafold", "success")
+        the_gate = make_gate(create())
+        the_gate.outlets = [ORDERS_QUALITY]
+
+        @task(inlets=[ORDERS_QUALITY])
+        def read_event(inlet_events=None):
+            extra = inlet_events[ORDERS_QUALITY][-1].extra
+            with open(os.path.join(OUT, "outlets.json"), "w") as out:
+                json.dump(validate_result(extra["monitoring_result"]), out)
+
+        the_gate >> read_event()
+
+
+    outlets()
 
     for vendor, outcomes in {"encrata": ("success", "failed"), "diligent": ("success", "alert", "failed"),
                              "datafold": ("success", "alert", "failed")}.items():
@@ -188,3 +208,10 @@ def test_datafold_findings_carry_the_diff_rows_and_columns_against_the_alert_con
     assert failed["vendor_state"] == "error"
     assert any(f["status"] == "failed" and f["severity"] == "error" and "Query failed" in f["message"]
                for f in failed["findings"])
+
+
+def test_a_passing_gate_puts_its_result_in_its_outlet_asset_event(gated):
+    runs, out = gated
+    assert runs.states["outlets_datafold"] == "success"
+    sent = json.loads((out / "outlets.json").read_text())
+    assert (sent["vendor"], sent["outcome"], sent["counts"]["rows_changed"]) == ("datafold", "success", 0)

@@ -232,7 +232,7 @@ def _check_monitor(entry: Any, index: int, path: str, lines_by_key: dict[str, in
     try:
         adapter.check(monitor)
     except ConfigurationError as exc:
-        field_name = adapter.field_of(str(exc))
+        field_name = adapter.field_of(str(exc), fields)
         message = adapter.field_message(str(exc))
         fail(f"field {field_name!r}: {message}" if field_name else message, field_name, key)
     return monitor

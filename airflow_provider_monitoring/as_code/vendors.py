@@ -51,9 +51,15 @@ class Adapter:
     def check_together(self, path: str, monitors: list[MonitorSpec]) -> None:
         """Checks across the monitors of this vendor (none by default)."""
 
-    def field_of(self, message: str) -> str | None:
-        """The spec field an error message of the hooks' checks is about (the first one it names)."""
+    def field_of(self, message: str, given: Iterable[str] = ()) -> str | None:
+        """The spec field an error message of the hooks' checks is about: the first it quotes among
+        the fields the monitor gives (``given``), else the first it names. ("takes its addresses in
+        'emails', not 'targets'" is about ``targets`` when that is the one written.)"""
         cleaned = self.field_message(message)
+        quoted = sorted((cleaned.find(f"'{name}'"), name) for name in self.spec_fields
+                        if f"'{name}'" in cleaned and name in set(given))
+        if quoted:
+            return quoted[0][1]
         found = [(match.start(), name) for name in self.spec_fields
                  for match in [re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", cleaned)] if match]
         return min(found)[1] if found else None
@@ -100,6 +106,15 @@ def _refuse_marker_text(value: Any, what: str) -> None:
         raise ConfigurationError(f"{what} must not contain {MARKER_PREFIX!r}: the provider writes that mark itself")
 
 
+def _check_text_before_marker(value: Any, what: str) -> None:
+    """A text the marker is appended to: no marker of its own, and no space at either end (the
+    space before the marker is read back as part of the separator, so a padded text would never
+    equal what the vendor returns, and every plan would change it again)."""
+    _refuse_marker_text(value, what)
+    if isinstance(value, str) and value != value.strip():
+        raise ConfigurationError(f"{what} must not begin or end with a space, got {value!r}")
+
+
 # ---- Encrata ------------------------------------------------------------------------------------
 
 
@@ -120,7 +135,7 @@ class EncrataAdapter(Adapter):
         from airflow_provider_monitoring.hooks.encrata import monitor_payload, tracked_fields_string
 
         fields = monitor.fields
-        _refuse_marker_text(fields.get("name"), "name")
+        _check_text_before_marker(fields.get("name"), "name")
         payload = monitor_payload(
             fields.get("name"), fields.get("monitor_type", "email"), fields.get("emails"), fields.get("targets"),
             fields.get("frequency"), fields.get("change_detection"), fields.get("data_source_type"),
@@ -213,7 +228,7 @@ class DiligentAdapter(Adapter):
         from airflow_provider_monitoring.hooks.diligent import monitoring_request, site_key
 
         fields = monitor.fields
-        _refuse_marker_text(fields.get("external_id"), "external_id")
+        _check_text_before_marker(fields.get("external_id"), "external_id")
         body = monitoring_request(
             fields.get("website"), fields.get("checks"), fields.get("frequency", "every_2_weeks"),
             fields.get("run_now", True), fields.get("expires_at"), fields.get("external_id"),

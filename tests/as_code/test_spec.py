@@ -45,6 +45,21 @@ BAD = {
         [{**encrata(2), "name": "Domains [as-code:team-a/other]"}],
         "domains-2", "name", "must not contain 'as-code:'",
     ),
+    # The marker follows these two: a padded one would never read back equal, so every plan would
+    # rename the Encrata monitor, or replace the Diligent one (a new paid run each time).
+    "a name padded with a space": (
+        [{**encrata(2), "name": "Domains 2 "}],
+        "domains-2", "name", "must not begin or end with a space",
+    ),
+    "an external id padded with a space": (
+        [{**diligent(3), "external_id": " merchant-3"}],
+        "merchant-3", "external_id", "must not begin or end with a space",
+    ),
+    # The field named is the one written, not the one the message says to use instead.
+    "an email monitor given targets": (
+        [{**encrata(4), "monitor_type": "email"}],
+        "domains-4", "targets", "takes its addresses in 'emails', not 'targets'",
+    ),
 }
 
 

@@ -127,7 +127,7 @@ class EncrataAdapter(Adapter):
     vendor = "encrata"
     spec_fields = ("name", "monitor_type", "emails", "targets", "frequency", "change_detection",
                    "data_source_type", "data_source_ref", "tracked_fields")
-    hidden_groups = {"targets": ("emails/targets", True)}
+    hidden_groups = {"targets": ("emails/targets, type or data source", True)}
     UPDATABLE = ("frequency", "change_detection", "tracked_fields")
     FIXED = ("monitor_type", "data_source_type", "data_source_ref")
 
@@ -145,9 +145,19 @@ class EncrataAdapter(Adapter):
         if fields.get("tracked_fields") is not None:
             updatable["tracked_fields"] = json.loads(tracked_fields_string(fields["tracked_fields"]))
         updatable["enabled"] = monitor.enabled
-        targets = payload.get("emails", payload.get("targets"))
         return Desired(monitor, label=payload["name"], updatable=updatable,
-                       fixed=_only_given(payload, self.FIXED), hidden={"targets": fingerprint(targets)})
+                       fixed=_only_given(payload, self.FIXED), hidden={"targets": fingerprint(self.fixed_part(payload))})
+
+    def fixed_part(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """What the fingerprint stands for: the targets as a set (their order means nothing, and a
+        changed fingerprint re-creates the monitor), the type and the data source, which the
+        listing may not return (docs/vendors/encrata.md §3.1); ``csv``, the default source, counts
+        as not given."""
+        fixed = _only_given(payload, self.FIXED)
+        if fixed.get("data_source_type") == "csv":
+            del fixed["data_source_type"]
+        targets = payload.get("emails", payload.get("targets"))
+        return {**fixed, "targets": sorted(targets) if targets is not None else None}
 
     def make_hook(self, conn_id: str) -> Any:
         from airflow_provider_monitoring.hooks.encrata import EncrataHook

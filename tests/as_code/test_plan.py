@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_monitoring.as_code import PlanError
+from airflow_provider_monitoring.as_code import PlanError, load_spec
+from airflow_provider_monitoring.as_code.model import with_suffix
 from airflow_provider_monitoring.as_code.runner import apply_spec, plan_spec
+from airflow_provider_monitoring.as_code.vendors import ADAPTERS
 from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 from airflow_provider_monitoring.hooks.diligent import DiligentHook
 from airflow_provider_monitoring.hooks.encrata import EncrataHook
@@ -218,3 +220,41 @@ def test_fields_a_vendor_never_returns_are_followed_by_their_fingerprint(monitor
     stored = monitoring_sandbox.call(lambda state: state["datafold"]["monitors"][str(ids["quality-0"])]["datadiff"])
     assert stored["primary_key"] == ["order_id", "line"] and stored["dataset_a"]["table"] == "PROD.SALES.ORDERS"
     assert plan_spec(path).exit_code == 0
+
+
+def test_what_the_vendor_stores_in_its_own_spelling_or_order_is_no_change(monitoring_sandbox, tmp_path):
+    monitors = [
+        {**encrata(1), "tracked_fields": ["company", "city"]},
+        # Diligent stores the website sanitised and the expiry as a full time (docs/vendors/diligent.md).
+        {**diligent(1), "website": "https://MERCHANT1.example.net/", "expires_at": "2099-01-01"},
+    ]
+    path = write_spec(tmp_path / "monitors.yaml", monitors)
+    apply_spec(path)
+    assert plan_spec(path).exit_code == 0
+
+    # Sets written in another order: nothing to change, and above all nothing to re-create.
+    monitors[0] = {**monitors[0], "targets": monitors[0]["targets"][::-1], "tracked_fields": ["city", "company"]}
+    monitors[1] = {**monitors[1], "checks": monitors[1]["checks"][::-1]}
+    write_spec(path, monitors)
+    plan = plan_spec(path)
+    assert plan.exit_code == 0, plan.render()
+
+
+def test_a_new_encrata_type_is_seen_though_the_listing_leaves_the_type_out(api, connection, tmp_path):
+    # Encrata's List schema has no monitor_type or data source (docs/vendors/encrata.md §3.1): the
+    # fingerprint in the marker stands for them, as for the targets.
+    path = write_spec(tmp_path / "monitors.yaml", [encrata(1)])
+    spec = load_spec(path)
+    adapter = ADAPTERS["encrata"]
+    marker = adapter.marker(adapter.desired(spec.monitors[0]), spec.namespace)
+    listed = {"id": "mon_1", "name": with_suffix("Domains 1", marker), "frequency": "weekly", "status": "active",
+              "change_detection": "diff_only", "tracked_fields": [], "created_at": "2026-01-01T00:00:00Z"}
+    api.on("GET", "/api/monitors", [listed])
+    connection("encrata_default", "encrata", api.url)
+    assert plan_spec(path).exit_code == 0
+
+    write_spec(path, [{**encrata(1), "monitor_type": "company"}])  # the same targets, another type
+    plan = plan_spec(path)
+    assert kinds(plan) == {"domains-1": "replace"}
+    assert "emails/targets, type or data source: changed" in plan.render()
+    assert [request.method for request in api.seen] == ["GET"] * 2

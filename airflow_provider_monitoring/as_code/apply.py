@@ -16,6 +16,8 @@ __all__ = ["ApplyReport", "apply_plan", "check_saved_plan"]
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "pause": "paused", "adopt": "adopted",
         "delete": "deleted"}
+# The parts of an action apply carries out: all of it, or (a replace) its removal or its create alone.
+WHOLE, REMOVE, ADD = "whole", "remove", "add"
 
 
 @dataclass
@@ -58,7 +60,8 @@ class ApplyReport:
         if self.failed is not None:
             lines.append(f"  FAILED    {self.failed['action']} of {self.failed['vendor']} {self.failed['key']!r}: "
                          f"{self.failed['error']}")
-            lines += [f"  not done  {item['action']} of {item['vendor']} {item['key']!r}" for item in self.not_done]
+            lines += [f"  not done  {item['action']} of {item['vendor']} {item['key']!r}"
+                      + (f" ({item['note']})" if item.get("note") else "") for item in self.not_done]
         lines.append(self.summary_line())
         return "\n".join(lines)
 
@@ -68,10 +71,47 @@ def _entry(action: Action, vendor_id: Any = None) -> dict[str, Any]:
             "id": action.vendor_id if vendor_id is None else vendor_id}
 
 
+def ordered_steps(plan: Plan) -> list[tuple[Action, str]]:
+    """The writes of ``plan`` in the order apply makes them, each as (action, part). First what
+    frees a name or a website: the deletes (prune) and, on a vendor that allows one monitor per site
+    (Diligent), every deactivation, the first half of each replace included; then the rest in file
+    order. Two Diligent monitors that swap websites are thus both deactivated before either is
+    created again: replaced one after the other, the first would meet the other's active one.
+
+    :param plan: A plan from ``make_plan``.
+    """
+    def frees(action: Action) -> bool:
+        return action.kind == "delete" or (ADAPTERS[action.vendor].one_per_site and action.kind in ("pause", "replace"))
+
+    changes = [action for action in plan.actions if action.kind in CHANGES]
+    first = [(action, REMOVE if action.kind == "replace" else WHOLE) for action in changes if frees(action)]
+    then = [(action, ADD if frees(action) else WHOLE) for action in changes
+            if not frees(action) or action.kind == "replace"]
+    return first + then
+
+
+def _not_done(steps: list[tuple[Action, str]], failed: Action, removed: set[int]) -> list[dict[str, Any]]:
+    """The report's entries for the steps not attempted: one per action (a replace's removal is
+    listed with its create), saying when a replace got as far as removing the old monitor."""
+    entries = []
+    for action, part in steps:
+        if part == REMOVE or action is failed:
+            continue
+        entry = _entry(action)
+        if id(action) in removed:
+            entry["note"] = f"{action.vendor_id} is {_removed(action)} already; its replacement is not created yet"
+        entries.append(entry)
+    return entries
+
+
+def _removed(action: Action) -> str:
+    words = ADAPTERS[action.vendor].delete_words
+    return PAST["delete"] if words == "delete" else f"{words}d"
+
+
 def apply_plan(plan: Plan, hooks: Mapping[str, Any], echo: Callable[[str], None] | None = None) -> ApplyReport:
-    """Carry out ``plan``: deletes (prune) first, so a website or name they free can be used, then
-    the spec's monitors in file order. Stops at the first failure; the report says what was done.
-    A plan with blocked monitors is refused before any write.
+    """Carry out ``plan`` in the order of :func:`ordered_steps`. Stops at the first failure; the
+    report says what was done. A plan with blocked monitors is refused before any write.
 
     :param plan: A plan from ``make_plan``.
     :param hooks: The hooks the plan was made with.
@@ -80,27 +120,32 @@ def apply_plan(plan: Plan, hooks: Mapping[str, Any], echo: Callable[[str], None]
     if plan.blocked:
         reasons = "; ".join(f"{a.vendor} {a.key!r}: {a.note}" for a in plan.blocked)
         raise PlanError(f"apply refused: {len(plan.blocked)} monitor(s) blocked, nothing was changed: {reasons}")
-    todo = [a for a in plan.actions if a.kind == "delete"] + [a for a in plan.actions
-                                                              if a.kind in CHANGES and a.kind != "delete"]
+    steps = ordered_steps(plan)
     report = ApplyReport(unchanged=plan.count()["unchanged"])
-    for index, action in enumerate(todo):
+    removed: set[int] = set()  # the replaces whose old monitor is gone, their new one still to come
+    for index, (action, part) in enumerate(steps):
         try:
-            vendor_id = carry_out(action, hooks[action.vendor])
+            vendor_id = carry_out(action, hooks[action.vendor], part)
         except Exception as exc:  # reported with what was done; the rerun finishes the job
             report.failed = {**_entry(action), "error": str(exc) or type(exc).__name__}
-            report.not_done = [_entry(rest) for rest in todo[index + 1:]]
+            report.not_done = _not_done(steps[index + 1:], action, removed)
             break
+        if part == REMOVE:
+            removed.add(id(action))
+            continue
         report.done.append(_entry(action, vendor_id))
         if echo is not None:
             echo(f"{PAST[action.kind]} {action.vendor} {action.key!r} (id {vendor_id})")
     return report
 
 
-def carry_out(action: Action, hook: Any) -> Any:
+def carry_out(action: Action, hook: Any, part: str = WHOLE) -> Any:
     """One action's writes; the id of the monitor it leaves (a new one for a create or replace).
 
     :param action: A change of the plan.
     :param hook: The hook of the action's vendor.
+    :param part: ``whole``; or, for a replace, ``remove`` (the old monitor only) or ``add`` (the
+        new one only, the old one being gone already).
     """
     adapter = ADAPTERS[action.vendor]
     if action.kind == "create":
@@ -112,12 +157,14 @@ def carry_out(action: Action, hook: Any) -> Any:
         adapter.update(hook, action.observed, action.desired, action.changes, action.marker)
         return action.vendor_id
     if action.kind == "replace":
-        adapter.delete(hook, action.observed)
+        if part != ADD:
+            adapter.delete(hook, action.observed)
+        if part == REMOVE:
+            return action.vendor_id
         try:
             return adapter.create(hook, action.desired, action.marker)
         except Exception as exc:
-            exc.args = (f"{action.vendor_id} was {PAST['delete'] if adapter.delete_words == 'delete' else 'deactivated'}"
-                        f", then creating its replacement failed: {exc}",)
+            exc.args = (f"{action.vendor_id} was {_removed(action)}, then creating its replacement failed: {exc}",)
             raise
     raise ValueError(f"no writes for a {action.kind!r} action")
 

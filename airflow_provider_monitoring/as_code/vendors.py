@@ -416,7 +416,24 @@ class DatafoldAdapter(Adapter):
         body["tags"] = [*(body.get("tags") or []), marker.text()]
         if not desired.monitor.enabled:
             body["enabled"] = False
-        return hook.create_monitor(desired.fixed["type"], body)
+        monitor_id = hook.create_monitor(desired.fixed["type"], body)
+        self.check_created(hook, monitor_id, desired, marker)
+        return monitor_id
+
+    @staticmethod
+    def check_created(hook: Any, monitor_id: Any, desired: Desired, marker: Marker) -> None:
+        """Make sure the id is the monitor just created. After a create whose answer was lost the
+        hook finds it by name and type among the newest monitors, and another one (a second key
+        of the spec with the same name, or anyone's) can match; only ours carries the marker."""
+        from airflow_provider_monitoring._http.errors import MonitoringError
+
+        found = _marker_tag(hook.get_monitor(monitor_id).get("tags"))
+        if found != marker:
+            raise MonitoringError(
+                f"the create of {desired.label!r} lost its answer and monitor {monitor_id}, found in its place by name "
+                f"and type, does not carry its mark (it has {found.text() if found else 'none'}); whether it was "
+                "created is unknown: run apply again (a monitor it did create carries the mark and is found)"
+            )
 
     def update(self, hook: Any, observed: Observed, desired: Desired, changes: list[FieldChange],
                marker: Marker) -> None:

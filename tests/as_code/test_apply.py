@@ -15,7 +15,7 @@ from airflow_provider_monitoring.hooks.datafold import DatafoldHook
 from airflow_provider_monitoring.hooks.diligent import DiligentHook
 from airflow_provider_monitoring.hooks.encrata import EncrataHook
 from airflow_provider_monitoring.sandbox import FaultRule
-from tests.as_code.specs import encrata, thirty_monitors, write_spec
+from tests.as_code.specs import datafold, diligent, encrata, thirty_monitors, write_spec
 
 
 def managed_keys() -> Counter:
@@ -98,3 +98,59 @@ def test_a_saved_plan_is_refused_once_the_vendors_or_the_spec_changed(monitoring
     saved = plan_spec(path, prune=True).as_dict()
     plan, report = apply_spec(path, saved_plan=saved)  # unchanged since: applied, with the saved prune
     assert plan.prune and report.ok and len(report.done) == 2
+
+
+def test_diligent_monitors_that_swap_or_take_over_websites_are_all_deactivated_before_any_create(
+        monitoring_sandbox, tmp_path):
+    # Diligent keeps one active monitoring per website: replaced one after the other, the first new
+    # monitoring would meet the other's old one, and every rerun would fail the same way.
+    first, second, third = diligent(1), diligent(2), diligent(3)
+    path = write_spec(tmp_path / "monitors.yaml", [first, second, third])
+    apply_spec(path)
+    swapped = [{**first, "website": second["website"]}, {**second, "website": first["website"]}]
+    write_spec(path, swapped + [third])
+    before = len(monitoring_sandbox.requests())
+    _, report = apply_spec(path)
+    assert report.ok, report.render()
+    assert [method for method, _ in monitoring_sandbox.requests()[before:] if method != "GET"] == [
+        "DELETE", "DELETE", "POST", "POST"]
+    assert plan_spec(path).exit_code == 0
+
+    # A new key, first in the file, on the website of a key that --prune removes.
+    write_spec(path, [{**diligent(9), "website": third["website"]}, *swapped])
+    _, report = apply_spec(path, prune=True)
+    assert report.ok and [(item["action"], item["key"]) for item in report.done] == [
+        ("delete", "merchant-3"), ("create", "merchant-9")]
+    assert plan_spec(path, prune=True).exit_code == 0
+
+
+def test_a_failure_after_a_deactivation_says_the_replacement_is_still_to_come(monitoring_sandbox, tmp_path):
+    first, second = diligent(1), diligent(2)
+    path = write_spec(tmp_path / "monitors.yaml", [first, second])
+    apply_spec(path)
+    write_spec(path, [{**first, "frequency": "every_4_weeks"}, {**second, "frequency": "every_4_weeks"}])
+    monitoring_sandbox.config.faults.append(FaultRule("status", method="POST", path="/diligent/monitorings",
+                                                      status=400, times=1))
+    _, report = apply_spec(path)
+    assert (report.failed["action"], report.failed["key"]) == ("replace", "merchant-1")
+    assert "was deactivated, then creating its replacement failed" in report.failed["error"]
+    [rest] = report.not_done
+    assert rest["key"] == "merchant-2" and "is deactivated already; its replacement is not created" in rest["note"]
+    assert "(" + rest["note"] + ")" in report.render()
+    _, rerun = apply_spec(path)
+    assert rerun.ok and managed_keys() == Counter({"merchant-1": 1, "merchant-2": 1})
+
+
+def test_a_lost_datafold_create_is_not_taken_for_another_monitor_of_the_same_name(monitoring_sandbox, tmp_path):
+    # The hook finds a create whose answer was lost by name and type; the spec's two monitors share
+    # both, and the second create fails without creating anything.
+    twins = [datafold(1), {**datafold(1), "key": "quality-1-copy"}]
+    path = write_spec(tmp_path / "monitors.yaml", twins)
+    monitoring_sandbox.config.faults.append(
+        FaultRule("status", method="POST", path="/datafold/api/v1/monitors/create/*", status=500, after=1, times=1))
+    _, report = apply_spec(path)
+    assert not report.ok and report.failed["key"] == "quality-1-copy", report.render()
+    assert "does not carry its mark" in report.failed["error"]
+    assert managed_keys() == Counter({"quality-1": 1})
+    _, rerun = apply_spec(path)
+    assert rerun.ok and managed_keys() == Counter({"quality-1": 1, "quality-1-copy": 1})

@@ -16,8 +16,7 @@ import sys
 from typing import Any, TextIO
 
 from airflow_provider_monitoring.as_code.plan import EXIT_ERROR
-
-VENDORS = ("encrata", "diligent", "datafold")
+from airflow_provider_monitoring.as_code.spec import VENDOR_NAMES as VENDORS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +48,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     :param out: Where results go (default: stdout).
     :param err: Where errors go (default: stderr).
     """
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
     from airflow_provider_monitoring._http.errors import MonitoringError
 
     out, err = out or sys.stdout, err or sys.stderr
@@ -60,6 +61,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         return run_apply(args, conn_ids, out)
     except (MonitoringError, OSError) as exc:
         print(f"error: {exc}", file=err)
+        return EXIT_ERROR
+    except AirflowNotFoundException as exc:  # the first thing a new user meets: no connection defined
+        print(f"error: {exc}; define it (an AIRFLOW_CONN_<ID> variable or the secrets backend) or name "
+              "another with --encrata-conn-id, --diligent-conn-id or --datafold-conn-id", file=err)
         return EXIT_ERROR
 
 

@@ -81,3 +81,12 @@ def test_conn_id_options_pick_other_connections(monitoring_sandbox, connection, 
     assert main(["plan", str(path)], out=io.StringIO(), err=err) == 1
     assert "401" in err.getvalue() and "wrong-key" not in err.getvalue()
     assert main(["plan", str(path), "--encrata-conn-id", "encrata_team"], out=io.StringIO()) == 2
+
+
+def test_a_connection_not_defined_is_an_error_that_says_how_to_define_it(tmp_path):
+    path = write_spec(tmp_path / "monitors.yaml", [encrata(3)])
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AIRFLOW_CONN_")}
+    result = command("plan", str(path), env=env)
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("error: The conn_id `encrata_default` isn't defined")
+    assert "AIRFLOW_CONN_<ID>" in result.stderr and "--encrata-conn-id" in result.stderr

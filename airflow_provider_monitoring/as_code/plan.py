@@ -258,6 +258,11 @@ class VendorPlanner:
         changes = self.changes(desired, current)
         base.update(vendor_id=current.id, observed=current)
         replace = any(change.replace for change in changes)
+        if adopting and replace and not self.may_replace_adopted(desired, current):
+            fields = ", ".join(change.field for change in changes if change.replace)
+            return Action("blocked", changes=changes, **base,
+                          note=f"adopt: monitor {current.id!r} differs from the spec in what cannot change ({fields}): "
+                               f"adopting it would {adapter.delete_words} it; correct the spec or the id")
         if not adapter.updates_in_place:
             return self.compare_unchangeable(desired, changes, replace, adopting, base)
         if replace:
@@ -271,6 +276,13 @@ class VendorPlanner:
         if any(change.field == "enabled" and change.new is False for change in changes):
             return Action("pause", changes=changes, **base)
         return Action("update" if changes else "unchanged", changes=changes, **base)
+
+    def may_replace_adopted(self, desired: Desired, current: Observed) -> bool:
+        """Whether adopting ``current`` may remove it for a new one. Only where nothing changes in
+        place and it watches the spec's own site (Diligent: taking over a monitoring with other
+        checks or frequency). Anywhere else the old monitor is not the one the spec means (a wrong
+        id, most likely), and a monitor nobody asked to lose would be deleted."""
+        return not self.adapter.updates_in_place and desired.site is not None and desired.site == current.site
 
     @staticmethod
     def compare_unchangeable(desired: Desired, changes: list[FieldChange], replace: bool, adopting: bool,

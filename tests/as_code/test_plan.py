@@ -258,3 +258,27 @@ def test_a_new_encrata_type_is_seen_though_the_listing_leaves_the_type_out(api, 
     assert kinds(plan) == {"domains-1": "replace"}
     assert "emails/targets, type or data source: changed" in plan.render()
     assert [request.method for request in api.seen] == ["GET"] * 2
+
+
+def test_adopting_a_monitor_that_would_have_to_be_deleted_is_blocked(monitoring_sandbox, tmp_path):
+    # Most likely a wrong id: adopting must not delete (or, on Diligent, deactivate for good) a
+    # monitor nobody asked to lose.
+    other_type = EncrataHook().create_monitor("Companies", monitor_type="company", targets=["Acme"])
+    other_site = DiligentHook().create_monitoring("https://elsewhere.example.org", ["high_risk_mcc"])
+    same_site = DiligentHook().create_monitoring("https://merchant2.example.net", ["high_risk_mcc"])
+    path = write_spec(tmp_path / "monitors.yaml", [
+        {**encrata(1), "adopt": other_type["id"]},
+        {**diligent(1), "adopt": other_site["id"]},
+        {**diligent(2), "adopt": same_site["id"]},  # the same website, other checks: replaced, as documented
+    ])
+    plan = plan_spec(path)
+    assert kinds(plan) == {"domains-1": "blocked", "merchant-1": "blocked", "merchant-2": "replace"}
+    notes = {action.key: action.note for action in plan.actions}
+    assert "differs from the spec in what cannot change (monitor_type): adopting it would delete it" in (
+        notes["domains-1"])
+    assert "what cannot change (website, checks, frequency, external_id): adopting it would deactivate it" in (
+        notes["merchant-1"])
+    before = len(monitoring_sandbox.requests())
+    with pytest.raises(PlanError, match="apply refused"):
+        apply_spec(path)
+    assert writes(monitoring_sandbox, before) == []

@@ -127,7 +127,7 @@ class EncrataAdapter(Adapter):
     vendor = "encrata"
     spec_fields = ("name", "monitor_type", "emails", "targets", "frequency", "change_detection",
                    "data_source_type", "data_source_ref", "tracked_fields")
-    hidden_groups = {"targets": ("emails/targets, type or data source", True)}
+    hidden_groups = {"targets": ("emails/targets, type and data source", True)}
     UPDATABLE = ("frequency", "change_detection", "tracked_fields")
     FIXED = ("monitor_type", "data_source_type", "data_source_ref")
 

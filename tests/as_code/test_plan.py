@@ -152,7 +152,7 @@ def test_adopting_a_monitor_marks_it_and_brings_it_to_the_spec(monitoring_sandbo
     assert kinds(plan) == {"domains-4": "adopt"}
     assert changed_fields(plan, "domains-4") == [("name", "Legacy domains", "Domains 4", False),
                                                  ("frequency", "monthly", "weekly", False)]
-    assert "emails/targets cannot be read and are taken to be the spec's" in plan.actions[0].note
+    assert "emails/targets, type and data source cannot be read and are taken to be the spec's" in plan.actions[0].note
     before = len(monitoring_sandbox.requests())
     _, report = apply_spec(path)
     assert report.ok and writes(monitoring_sandbox, before) == [("PATCH", f"/encrata/api/monitors/{existing['id']}")]
@@ -207,7 +207,7 @@ def test_fields_a_vendor_never_returns_are_followed_by_their_fingerprint(monitor
     plan = plan_spec(path)
     assert kinds(plan) == {"domains-3": "replace", "quality-0": "update", "quality-1": "replace"}
     assert [(c.field, c.replace) for c in plan.actions[0].changes] == [("targets", True)]
-    assert "emails/targets: changed (fingerprint" in plan.render()
+    assert "emails/targets, type and data source: changed (fingerprint" in plan.render()
 
     before = len(monitoring_sandbox.requests())
     _, report = apply_spec(path)
@@ -256,7 +256,7 @@ def test_a_new_encrata_type_is_seen_though_the_listing_leaves_the_type_out(api, 
     write_spec(path, [{**encrata(1), "monitor_type": "company"}])  # the same targets, another type
     plan = plan_spec(path)
     assert kinds(plan) == {"domains-1": "replace"}
-    assert "emails/targets, type or data source: changed" in plan.render()
+    assert "emails/targets, type and data source: changed" in plan.render()
     assert [request.method for request in api.seen] == ["GET"] * 2
 
 

@@ -12,7 +12,7 @@ from airflow_provider_monitoring.as_code.model import canonical
 from airflow_provider_monitoring.as_code.plan import CHANGES, Action, Plan, PlanError
 from airflow_provider_monitoring.as_code.vendors import ADAPTERS
 
-__all__ = ["ApplyReport", "apply_plan", "check_saved_plan"]
+__all__ = ["ApplyReport", "apply_plan", "check_plan_shape", "check_saved_plan"]
 
 PAST = {"create": "created", "update": "updated", "replace": "replaced", "pause": "paused", "adopt": "adopted",
         "delete": "deleted"}
@@ -169,6 +169,17 @@ def carry_out(action: Action, hook: Any, part: str = WHOLE) -> Any:
     raise ValueError(f"no writes for a {action.kind!r} action")
 
 
+def check_plan_shape(saved: Any) -> None:
+    """Refuse what is not a saved plan (a file of something else, or a plan XCom rendered into
+    text by a template) before it is read or any request is sent.
+
+    :param saved: What was given as the saved plan.
+    """
+    if not isinstance(saved, Mapping) or "fingerprint" not in saved:
+        raise PlanError(f"not a saved plan (the JSON form 'airflow-monitoring plan --out' writes, or the plan "
+                        f"operator's XCom): got {type(saved).__name__} {str(saved)[:60]!r}")
+
+
 def check_saved_plan(saved: Mapping[str, Any], fresh: Plan) -> None:
     """Refuse a saved plan (``plan --out``) that no longer describes what apply would do: the spec
     changed, or the vendors did (a fresh plan differs). Raises PlanError naming the difference.
@@ -176,8 +187,7 @@ def check_saved_plan(saved: Mapping[str, Any], fresh: Plan) -> None:
     :param saved: The saved plan (``Plan.as_dict()``, read back from its file).
     :param fresh: A plan made now from the same spec.
     """
-    if not isinstance(saved, Mapping) or "fingerprint" not in saved:
-        raise PlanError("the saved plan is not a plan file written by 'airflow-monitoring plan --out'")
+    check_plan_shape(saved)
     if saved.get("spec_digest") != fresh.spec.digest:
         raise PlanError("the saved plan is stale: the spec changed since it was saved; run plan again")
     if saved["fingerprint"] == fresh.fingerprint:

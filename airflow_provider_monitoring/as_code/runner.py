@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from airflow_provider_monitoring.as_code.apply import ApplyReport, apply_plan, check_saved_plan
-from airflow_provider_monitoring.as_code.plan import Plan, make_hooks, make_plan
+from airflow_provider_monitoring.as_code.apply import ApplyReport, apply_plan, check_plan_shape, check_saved_plan
+from airflow_provider_monitoring.as_code.plan import Plan, PlanError, make_hooks, make_plan
 from airflow_provider_monitoring.as_code.spec import load_spec
 
 __all__ = ["apply_spec", "plan_spec"]
@@ -35,13 +35,18 @@ def apply_spec(
     ``prune`` is used and apply is refused unless the fresh plan is the same (PlanError).
 
     :param path: The spec file.
-    :param prune: Delete managed monitors that are not in the spec (ignored with ``saved_plan``).
+    :param prune: Delete managed monitors that are not in the spec. With ``saved_plan``, the saved
+        plan's choice is used, and True with a plan saved without prune is refused (PlanError).
     :param conn_ids: Connection ids by vendor (default: ``<vendor>_default``).
     :param saved_plan: A plan saved earlier, to apply only if nothing changed since.
     :param echo: Called with a line per action done.
     """
     spec = load_spec(path)
     if saved_plan is not None:
+        check_plan_shape(saved_plan)
+        if prune and not saved_plan.get("prune"):
+            raise PlanError("prune asked for, but the saved plan was made without it (it deletes nothing): "
+                            "plan again with prune")
         prune = bool(saved_plan.get("prune"))
     hooks = make_hooks(spec.vendors, conn_ids)
     plan = make_plan(spec, hooks, prune)

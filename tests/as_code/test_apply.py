@@ -95,6 +95,11 @@ def test_a_saved_plan_is_refused_once_the_vendors_or_the_spec_changed(monitoring
     with pytest.raises(PlanError, match="the spec changed since it was saved"):
         apply_spec(path, saved_plan=saved)
 
+    before = len(monitoring_sandbox.requests())
+    with pytest.raises(PlanError, match="prune asked for, but the saved plan was made without it"):
+        apply_spec(path, prune=True, saved_plan=plan_spec(path).as_dict())
+    assert [r for r in monitoring_sandbox.requests()[before:] if r[0] != "GET"] == []
+
     saved = plan_spec(path, prune=True).as_dict()
     plan, report = apply_spec(path, saved_plan=saved)  # unchanged since: applied, with the saved prune
     assert plan.prune and report.ok and len(report.done) == 2

@@ -135,3 +135,13 @@ def test_importing_and_building_the_operators_loads_neither_the_planner_nor_an_h
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_plan_rendered_into_text_is_refused_before_any_request(monitoring_sandbox, tmp_path):
+    # A template without native rendering hands the plan XCom over as its text.
+    path = write_spec(tmp_path / "monitors.yaml", [encrata(5)])
+    plan = MonitorsPlanOperator(task_id="plan", spec_path=str(path)).execute(task_context())
+    before = len(monitoring_sandbox.requests())
+    with pytest.raises(PlanError, match="not a saved plan .*got str"):
+        MonitorsApplyOperator(task_id="apply", spec_path=str(path), plan=str(plan)).execute(task_context())
+    assert monitoring_sandbox.requests()[before:] == []

@@ -387,11 +387,14 @@ class DatafoldAdapter(Adapter):
     def observe(self, hook: Any, namespace: str) -> list[Observed]:
         observed = []
         for summary in hook.list_monitors():
-            marker = _marker_tag(summary.get("tags"))
+            # The listing's tags are optional (docs/vendors/datafold.md §2.1): without them the
+            # marker would go unseen and every apply would create the monitor again.
+            full = hook.get_monitor(summary["id"]) if "tags" not in summary else None
+            marker = _marker_tag((full or summary).get("tags"))
             # The listing lacks schedule, alert and the rest: a monitor this plan may judge is read
             # in full (ours, whatever their key); the others are only named.
             ours = marker is not None and marker.namespace == namespace
-            observed.append(self._observed(hook.get_monitor(summary["id"]) if ours else summary, marker))
+            observed.append(self._observed((full or hook.get_monitor(summary["id"])) if ours else summary, marker))
         return observed
 
     def observe_one(self, hook: Any, observed: Observed) -> Observed:

@@ -282,3 +282,20 @@ def test_adopting_a_monitor_that_would_have_to_be_deleted_is_blocked(monitoring_
     with pytest.raises(PlanError, match="apply refused"):
         apply_spec(path)
     assert writes(monitoring_sandbox, before) == []
+
+
+def test_a_datafold_listing_without_tags_still_finds_the_managed_monitor(api, connection, tmp_path):
+    # The listing's tags are optional (docs/vendors/datafold.md §2.1); the marker is a tag.
+    path = write_spec(tmp_path / "monitors.yaml", [datafold(3)])
+    spec = load_spec(path)
+    adapter = ADAPTERS["datafold"]
+    desired = adapter.desired(spec.monitors[0])
+    listed = {"id": 7, "name": "Quality schema 3", "monitor_type": "schema", "enabled": True,
+              "created_at": "2026-01-01T00:00:00Z", "modified_at": "2026-01-01T00:00:00Z"}
+    full = {**listed, "schedule": {"type": "none"}, "tags": ["airflow", adapter.marker(desired, "team-a").text()]}
+    api.on("GET", "/api/v1/monitors", {"count": 1, "monitors": [listed], "page": 1, "page_size": 100, "total_pages": 1})
+    api.on("GET", "/api/v1/monitors/7", full)
+    connection("datafold_default", "datafold", api.url)
+    plan = plan_spec(path)
+    assert kinds(plan) == {"quality-3": "unchanged"} and plan.exit_code == 0
+    assert len(api.requests_to("GET", "/api/v1/monitors/7")) == 1  # read once, in full

@@ -102,6 +102,7 @@ def get_provider_info() -> dict:
                 "schemes": [v],
                 "handler": f"airflow_provider_monitoring.assets.normalize_{v}_uri",
                 "factory": f"airflow_provider_monitoring.assets.{factory}",
+                "to_openlineage_converter": "airflow_provider_monitoring.assets.to_openlineage_dataset",
             }
             for v, factory in (
                 ("encrata", "encrata_monitor_asset"),

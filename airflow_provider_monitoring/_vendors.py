@@ -6,6 +6,7 @@ Nothing here imports Airflow, so the sandbox can use it without paying for Airfl
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from airflow_provider_monitoring._http.settings import VendorSpec
 
@@ -80,5 +81,12 @@ def monitor_url(base_url: str, monitor_id: Any) -> str:
     """A monitor's page in the vendor's UI, on the connection's own host. Datafold serves its app
     and API from one host (US, EU or dedicated) with monitors under /monitors; Encrata documents no
     dashboard URL scheme, but its dashboard lives on the API's host too (its key page is
-    encrata.com/api-keys), so its monitors are linked the same way."""
-    return f"{base_url}/monitors/{monitor_id}"
+    encrata.com/api-keys), so its monitors are linked the same way. A user name or password
+    written into the connection's host is left out: the link goes to XCom, logs and asset events."""
+    return f"{without_userinfo(base_url)}/monitors/{monitor_id}"
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` taken out of its host part."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url

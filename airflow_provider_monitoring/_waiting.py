@@ -25,12 +25,13 @@ from airflow_provider_monitoring._http.errors import (
     TransportError,
     UnexpectedResponseError,
 )
+from airflow_provider_monitoring.results import RESULT_OUTCOMES
 
 log = logging.getLogger(__name__)
 
 RUNNING, SUCCESS, ALERT, FAILED = "running", "success", "alert", "failed"
 OUTCOMES = (RUNNING, SUCCESS, ALERT, FAILED)
-EVENT_STATUSES = (SUCCESS, ALERT, FAILED, "timeout", "error")
+EVENT_STATUSES = RESULT_OUTCOMES  # an event's status is the outcome its result reports
 ON_ALERT = ("fail", "succeed", "skip")
 ON_ERROR = ("fail", "skip")
 

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MonitorRef", "conn_host", "datafold_monitor_asset", "diligent_monitoring_asset", "encrata_monitor_asset",
-    "monitor_of", "normalize_datafold_uri", "normalize_diligent_uri", "normalize_encrata_uri",
+    "monitor_asset", "monitor_of", "monitor_path", "normalize_datafold_uri", "normalize_diligent_uri",
+    "normalize_encrata_uri", "to_openlineage_dataset",
 ]
 
 # One DNS label of a host name (IPv4 addresses pass as labels of digits).
@@ -262,6 +263,28 @@ def _monitor_uri(scheme: _MonitorScheme, monitor_id: Any, host: Any) -> str:
     _checked_id(raw_id, scheme, f"{what} with id {monitor_id!r}")
     parts = urlsplit(f"{scheme.scheme}://{host.strip()}/{scheme.collection}/{raw_id}")
     return urlunsplit(_normalized(parts, scheme))
+
+
+# ---- OpenLineage ---------------------------------------------------------------------------------------------
+
+
+def to_openlineage_dataset(asset: Any, lineage_context: Any = None) -> Any:
+    """Airflow's OpenLineage converter for the three schemes (registered in the provider info): a
+    monitor asset is the dataset ``<vendor>://<host>``, ``<monitors|monitorings>/<id>``, the same
+    the gates report for the monitor itself (README, "Lineage (OpenLineage)").
+
+    :param asset: the ``Asset``, its URI already normalized.
+    :param lineage_context: what Airflow passes along (unused).
+    """
+    from openlineage.client.event_v2 import Dataset
+
+    parts = urlsplit(asset.uri)
+    return Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/"))
+
+
+def monitor_path(vendor: str, monitor_id: Any) -> str:
+    """``monitors/<id>`` (Diligent: ``monitorings/<id>``): a monitor's path in its asset URI."""
+    return f"{_SCHEMES[vendor].collection}/{monitor_id}"
 
 
 # ---- reading one back ---------------------------------------------------------------------------------------

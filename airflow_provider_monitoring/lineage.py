@@ -21,13 +21,14 @@ from __future__ import annotations
 import functools
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow_provider_monitoring import DOCUMENTATION_URL, __version__
+from airflow_provider_monitoring._vendors import without_userinfo
+from airflow_provider_monitoring.assets import conn_host, monitor_path
 from airflow_provider_monitoring.results import Finding, MonitoringResult, WatchedDataset
 
 __all__ = [
-    "ASSERTIONS_FACET", "SUMMARY_FACET", "TEST_FACET", "MonitoringLineageMixin", "api_host", "datafold_inputs",
+    "ASSERTIONS_FACET", "SUMMARY_FACET", "TEST_FACET", "MonitoringLineageMixin", "datafold_inputs",
     "dataset_namespace", "finding_as_assertion", "finding_as_test", "lineage_of", "monitor_dataset", "summary_facet",
 ]
 
@@ -101,7 +102,7 @@ def lineage_of(result: MonitoringResult, api_url: str) -> Any:
     """
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    host = api_host(api_url)
+    host = conn_host(api_url)
     run_facets: dict[str, Any] = {SUMMARY_FACET: summary_facet(result)}
     if result["vendor"] == "datafold":
         inputs, unattached = datafold_inputs(result, host)
@@ -112,18 +113,6 @@ def lineage_of(result: MonitoringResult, api_url: str) -> Any:
 
         run_facets[TEST_FACET] = test_run.TestRunFacet(tests=[finding_as_test(f) for f in unattached])
     return OperatorLineage(inputs=inputs, run_facets=run_facets)
-
-
-def api_host(url: str) -> str:
-    """``host[:port]`` of a URL, lower case; never any user or password written into it.
-
-    :param url: An absolute http(s) URL.
-    """
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ValueError(f"no host in the vendor URL {url!r}")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6 keeps its brackets
-    return host if parts.port is None else f"{host}:{parts.port}"
 
 
 def dataset_namespace(vendor: str, host: str, data_source: int | None = None) -> str:
@@ -139,7 +128,8 @@ def dataset_namespace(vendor: str, host: str, data_source: int | None = None) ->
 
 
 def monitor_dataset(vendor: str, host: str, monitor_id: str) -> Any:
-    """The monitor as an input dataset: ``<vendor>://<host>``, ``monitors/<id>``.
+    """The monitor as an input dataset: ``<vendor>://<host>``, ``monitors/<id>`` (Diligent:
+    ``monitorings/<id>``), as its asset URI names it.
 
     :param vendor: The vendor's name in lower case.
     :param host: The API's ``host[:port]``.
@@ -147,7 +137,7 @@ def monitor_dataset(vendor: str, host: str, monitor_id: str) -> Any:
     """
     from openlineage.client.event_v2 import InputDataset
 
-    return InputDataset(namespace=dataset_namespace(vendor, host), name=f"monitors/{monitor_id}")
+    return InputDataset(namespace=dataset_namespace(vendor, host), name=monitor_path(vendor, monitor_id))
 
 
 def datafold_inputs(result: MonitoringResult, host: str) -> tuple[list[Any], list[Finding]]:
@@ -249,19 +239,11 @@ def summary_facet(result: MonitoringResult) -> Any:
         vendorState=result["vendor_state"],
         startedAt=result["started_at"],
         finishedAt=result["finished_at"],
-        url=_without_userinfo(result["url"]),
+        url=without_userinfo(result["url"]) if result["url"] else None,
         message=result["message"],
         counts=dict(result["counts"]),
         findingsError=result.get("findings_error"),
     )
-
-
-def _without_userinfo(url: str | None) -> str | None:
-    """A link with any ``user:password@`` taken out of its host part."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    return parts._replace(netloc=api_host(url)).geturl() if "@" in parts.netloc else url
 
 
 def _as_text(value: Any) -> str | None:

@@ -196,3 +196,15 @@ def test_a_producer_task_and_a_consumer_dag_name_one_asset_after_serialization()
     [(_, scheduled)] = list(consumed.timetable.asset_condition.iter_assets())
     assert (outlet.name, outlet.uri) == (scheduled.name, scheduled.uri) == (
         "datafold://app.datafold.com/monitors/42",) * 2
+
+
+@pytest.mark.parametrize("asset, namespace, name", [
+    ("datafold://app.datafold.com/monitors/42", "datafold://app.datafold.com", "monitors/42"),
+    ("diligent://api.godiligent.ai/monitorings/m-1", "diligent://api.godiligent.ai", "monitorings/m-1"),
+])
+def test_openlineage_converts_a_monitor_asset_through_the_registered_converter(asset, namespace, name):
+    from airflow.providers.openlineage.utils.utils import translate_airflow_asset
+    from airflow.sdk import Asset
+
+    dataset = translate_airflow_asset(Asset(asset), lineage_context=None)
+    assert (dataset.namespace, dataset.name) == (namespace, name)

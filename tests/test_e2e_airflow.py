@@ -131,7 +131,7 @@ class Stack:
     """`python -m airflow_provider_monitoring.sandbox.stack` in a temporary home."""
 
     def __init__(self, home: Path, dags: Path):
-        self.home = home
+        self.home, self.dags = home, dags
         self.process = subprocess.Popen(
             [sys.executable, "-m", "airflow_provider_monitoring.sandbox.stack", str(dags),
              "--home", str(home), "--port", "0"],
@@ -407,6 +407,53 @@ def test_the_connection_test_endpoint_passes_for_the_default_connections(stack, 
     assert answer["status"] is True, answer
 
 
+MONITOR_ASSET_DAGS = textwrap.dedent('''
+    import pendulum
+    from airflow.sdk import dag, task
+
+    from airflow_provider_monitoring.assets import datafold_monitor_asset
+    from airflow_provider_monitoring.operators.datafold import DatafoldRunMonitorOperator
+
+    ORDERS = datafold_monitor_asset({monitor}, host="{host}")
+
+
+    @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+    def monitor_asset_producer():
+        DatafoldRunMonitorOperator(task_id="gate", monitor_id={monitor}, poll_interval=1, outlets=[ORDERS])
+
+
+    @dag(schedule=[ORDERS], start_date=pendulum.datetime(2026, 1, 1), catchup=False)
+    def monitor_asset_consumer():
+        @task
+        def read(triggering_asset_events=None):
+            return [event.extra["monitoring_result"] for event in triggering_asset_events[ORDERS]]
+
+        read()
+
+
+    monitor_asset_producer()
+    monitor_asset_consumer()
+''')
+
+
+def wait_for_dag(stack, dag_id: str, within: float = 120) -> None:
+    deadline = time.monotonic() + within
+    while dag_id not in {d["dag_id"] for d in stack.call("GET", "/dags")["dags"]}:
+        assert time.monotonic() < deadline, f"{dag_id} was not parsed:\n{stack.log()[-3000:]}"
+        time.sleep(1)
+
+
+def ended_runs(stack, dag_id: str, run_type: str, within: float = 180) -> list[dict]:
+    deadline = time.monotonic() + within
+    while True:
+        ended = [run for run in stack.call("GET", f"/dags/{dag_id}/dagRuns")["dag_runs"]
+                 if run["run_type"] == run_type and run["state"] in ("success", "failed")]
+        if ended:
+            return ended
+        assert time.monotonic() < deadline, f"no {run_type} run of {dag_id} ended:\n{stack.log()[-3000:]}"
+        time.sleep(1)
+
+
 def test_a_passing_gate_starts_the_dag_scheduled_on_its_monitors_asset_with_its_result(stack, runs):
     dag_id, run_id = "example_datafold", runs["run_ids"]["example_datafold"]
     gate = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/gate_row_count"
@@ -414,15 +461,7 @@ def test_a_passing_gate_starts_the_dag_scheduled_on_its_monitors_asset_with_its_
     result = stack.call("GET", f"{gate}/xcomEntries/monitoring_result")["value"]
     result = json.loads(result) if isinstance(result, str) else result
     assert (result["vendor"], result["outcome"]) == ("datafold", "success")
-    deadline = time.monotonic() + 120
-    while True:
-        started = [run for run in stack.call("GET", "/dags/example_datafold_quality_report/dagRuns")["dag_runs"]
-                   if run["run_type"] == "asset_triggered" and run["state"] in ("success", "failed")]
-        if started:
-            break
-        assert time.monotonic() < deadline, f"no asset-triggered report ran:\n{stack.log()[-3000:]}"
-        time.sleep(1)
-    (report,) = started
+    (report,) = ended_runs(stack, "example_datafold_quality_report", "asset_triggered")
     assert report["state"] == "success", report
     seen = stack.call("GET", f"/dags/example_datafold_quality_report/dagRuns/{report['dag_run_id']}"
                       "/taskInstances/report/xcomEntries/return_value")["value"]
@@ -430,6 +469,28 @@ def test_a_passing_gate_starts_the_dag_scheduled_on_its_monitors_asset_with_its_
     monitor = result["monitor_id"]
     assert [(s["run_id"], s["outcome"]) for s in seen] == [(result["run_id"], "success")]
     assert re.fullmatch(rf"datafold://127\.0\.0\.1:\d+/monitors/{monitor}", seen[0]["uri"]), seen
+
+
+def test_a_dag_scheduled_on_a_datafold_monitor_asset_runs_after_its_gate_passed(stack, runs):
+    # A monitor that exists (example_datafold's row count), named in the DAG file as users name theirs.
+    run_id = runs["run_ids"]["example_datafold"]
+    gated = stack.call("GET", f"/dags/example_datafold/dagRuns/{run_id}/taskInstances/gate_row_count"
+                       "/xcomEntries/monitoring_result")["value"]
+    gated = json.loads(gated) if isinstance(gated, str) else gated
+    host = re.match(r"https?://([^/]+)/", gated["url"]).group(1)
+    (stack.dags / "monitor_asset_dags.py").write_text(MONITOR_ASSET_DAGS.format(monitor=gated["monitor_id"], host=host))
+    for dag_id in ("monitor_asset_producer", "monitor_asset_consumer"):
+        wait_for_dag(stack, dag_id)
+    produced = stack.call("POST", "/dags/monitor_asset_producer/dagRuns", {"logical_date": None})["dag_run_id"]
+    (consumed,) = ended_runs(stack, "monitor_asset_consumer", "asset_triggered")
+    assert consumed["state"] == "success", consumed
+    read = stack.call("GET", f"/dags/monitor_asset_consumer/dagRuns/{consumed['dag_run_id']}"
+                      "/taskInstances/read/xcomEntries/return_value")["value"]
+    read = json.loads(read) if isinstance(read, str) else read
+    pushed = stack.call("GET", f"/dags/monitor_asset_producer/dagRuns/{produced}/taskInstances/gate"
+                        "/xcomEntries/monitoring_result")["value"]
+    pushed = json.loads(pushed) if isinstance(pushed, str) else pushed
+    assert read == [pushed] and pushed["outcome"] == "success" and pushed["monitor_id"] == gated["monitor_id"]
 
 
 def test_no_log_holds_the_api_key(stack, runs):

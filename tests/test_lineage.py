@@ -135,7 +135,7 @@ def test_diligent_tests_are_typed_by_their_check():
     alert = finding("high_risk_mcc on shop.example", check="high_risk_mcc", target="https://shop.example")
     sent = wire(lineage_of(result("diligent", [alert]), "https://api.godiligent.ai/monitors/7"))
 
-    assert (sent["inputs"][0]["namespace"], sent["inputs"][0]["name"]) == ("diligent://api.godiligent.ai", "monitors/7")
+    assert (sent["inputs"][0]["namespace"], sent["inputs"][0]["name"]) == ("diligent://api.godiligent.ai", "monitorings/7")
     [test] = sent["run"]["test"]["tests"]
     assert (test["type"], test["status"], test["description"]) == (
         "high_risk_mcc", "fail", "high_risk_mcc on shop.example: failed")

@@ -57,14 +57,20 @@ def run_outcomes(accept_states: Iterable[str] = ()) -> dict[str | None, str]:
     return {**RUN_OUTCOMES, **{state: SUCCESS for state in accepted}}
 
 
+def run_problems(run: dict) -> str:
+    """A run's ``error`` and ``warnings`` as one clause (``error: ..., warnings: a; b``), or empty."""
+    warnings = run.get("warnings") if isinstance(run.get("warnings"), list) else []
+    parts = [f"error: {run['error']}" if run.get("error") else "",
+             f"warnings: {'; '.join(map(str, warnings))}" if warnings else ""]
+    return ", ".join(part for part in parts if part)
+
+
 def monitor_run_state(run: dict, accept_states: Iterable[str] = ()) -> RunState:
     """A run's place in the shared vocabulary; a failed run's ``error`` and ``warnings`` go into
     the message, so they reach the task log and the failure."""
     state = run_state("Datafold", run_outcomes(accept_states), run.get("state"), run)
     if state.outcome in (FAILED, ALERT) and not state.message:
-        details = [f"error: {run['error']}" if run.get("error") else "",
-                   f"warnings: {'; '.join(map(str, run['warnings']))}" if run.get("warnings") else ""]
-        detail = ", ".join(part for part in details if part)
+        detail = run_problems(run)
         message = f"Datafold run {run.get('run_id')} of monitor {run.get('monitor_id')} ended {state.vendor_state!r}"
         return RunState(state.outcome, state.vendor_state, run, f"{message}: {detail}" if detail else message)
     return state

@@ -211,8 +211,8 @@ class MonitoringRunOperator(MonitoringLineageMixin, MonitoringOperator):
         except AirflowSkipException:
             self.forget_run(context)
             raise
-        self.forget_run(context)
         annotate_outlets(self, context, result, lambda: hook.settings.base_url)
+        self.forget_run(context)
 
     def run_id_from(self, event: dict) -> Any:
         """The run id as the vendor types it (events carry ids as text)."""

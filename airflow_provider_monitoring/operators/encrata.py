@@ -198,27 +198,32 @@ class EncrataRunResultsOperator(MonitoringLineageMixin, MonitoringOperator):
 
         hook = EncrataHook(encrata_conn_id=self.conn_id)
         if self.use_vendor_csv:
+            self.push_run_result(hook, context)
             saved = hook.download_run_results(self.monitor_id, self.run_id, self.output_path)
             self.log.info("saved Encrata's CSV of run %s to %s (%d bytes)", self.run_id, saved["path"], saved["bytes"])
-            self.push_run_result(hook, context)
             return {"path": saved["path"], "records": None, "changed": None}
+        self.push_run_result(hook, context)
         records = hook.get_run_results(self.monitor_id, self.run_id, changes_only=self.changes_only)
         if self.output_path is None:
-            collected = collect_records(records, self.max_xcom_records)
-            self.push_run_result(hook, context)
-            return collected
+            return collect_records(records, self.max_xcom_records)
         summary = write_records(records, self.output_path, self.output_format)
         self.log.info("wrote %(records)d records (%(changed)d changed) to %(path)s", summary)
-        self.push_run_result(hook, context)
         return summary
 
     def push_run_result(self, hook: Any, context: Any) -> None:
-        """The run's ``monitoring_result``, as the run operator pushes it (once the run ended)."""
+        """The run's ``monitoring_result``, as the run operator pushes it (once the run ended),
+        before the export, so a failed export still has it. A run that cannot be read gets none;
+        the export goes on and says so itself."""
+        from airflow_provider_monitoring._http.errors import MonitoringError
         from airflow_provider_monitoring._vendors import monitor_url
         from airflow_provider_monitoring.results.base import push_result, result_of_run
         from airflow_provider_monitoring.results.encrata import read_evidence
 
-        state = hook.get_run_state(self.monitor_id, self.run_id)
+        try:
+            state = hook.get_run_state(self.monitor_id, self.run_id)
+        except MonitoringError as exc:
+            self.log.warning("no monitoring_result for Encrata run %s: %s", self.run_id, exc)
+            return
         result = result_of_run(state, "encrata", self.monitor_id, self.run_id,
                                monitor_url(hook.settings.base_url, self.monitor_id),
                                lambda: read_evidence(hook, self.monitor_id, state.run))

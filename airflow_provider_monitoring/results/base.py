@@ -8,9 +8,10 @@ findings out with ``findings_error`` saying why.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from airflow_provider_monitoring._http.errors import MonitoringError
 from airflow_provider_monitoring._http.values import iso_utc, time_or_none
@@ -27,9 +28,11 @@ STATUS_ORDER = {"failed": 0, "changed": 1, "unknown": 2, "passed": 3}
 
 @dataclass
 class Evidence:
-    """What a vendor module read about an ended run. ``total`` is how many findings there are in
-    all when the module read fewer than exist (Encrata's changed targets); None means ``findings``
-    is all of them. ``run_id`` names the run where the event could not (a Diligent execution)."""
+    """What a vendor module knows about an ended run: first what the run record says, then what
+    further reads add (``reading()``). ``total`` is how many findings there are in all when the
+    module read fewer than exist (Encrata's changed targets); None means ``findings`` is all of
+    them. ``run_id`` names the run where the event could not (a Diligent execution); ``error``
+    says why the findings are missing or partial."""
 
     findings: list[Finding] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -38,6 +41,18 @@ class Evidence:
     finished_at: Any = None
     datasets: list[dict] | None = None
     run_id: Any = None
+    error: str | None = None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Evidence]:
+        """The reads that add findings: whatever goes wrong in them is noted in ``error`` and
+        logged, and what is known already (the run record's counts and times) stays."""
+        try:
+            yield self
+        except Exception as exc:
+            self.error = _described(exc)
+            log.warning("the run's outcome stands, but its findings could not be read: %s", self.error,
+                        exc_info=not isinstance(exc, MonitoringError))
 
 
 def build_result(event: dict, url: Callable[[], str | None], read_evidence: Callable[[], Evidence]) -> MonitoringResult:
@@ -46,15 +61,13 @@ def build_result(event: dict, url: Callable[[], str | None], read_evidence: Call
 
     Neither may change the task's verdict, which is the event's: whatever goes wrong reading them
     (the vendor, the connection, or a bug of ours) is logged and noted in ``findings_error``."""
-    evidence, error, link = Evidence(), None, None
-    try:
-        link = url()
-        if event["status"] in ENDED:
+    link = _or_none(url)
+    evidence = Evidence()
+    if event["status"] in ENDED:
+        with Evidence().reading() as fallback:
             evidence = read_evidence()
-    except Exception as exc:
-        error = str(exc) if isinstance(exc, MonitoringError) else f"{type(exc).__name__}: {exc}"
-        log.warning("the run's outcome stands, but its findings could not be read: %s", error,
-                    exc_info=not isinstance(exc, MonitoringError))
+        evidence = evidence if fallback.error is None else fallback
+    error = evidence.error
     findings = sorted(evidence.findings, key=lambda finding: STATUS_ORDER.get(finding["status"], 9))
     total = max(evidence.total or 0, len(findings))
     result: dict[str, Any] = {
@@ -103,7 +116,11 @@ def annotate_outlets(task: Any, context: Any, result: MonitoringResult, base_url
     ``monitoring_result``: its ``Asset`` outlets' events, and for each ``AssetAlias`` outlet an
     event of the monitor's own asset (``<vendor>://<host of base_url()>/monitors/<id>``), so a
     gate on a monitor created at run time still sends its monitor's event. Airflow sends them
-    when the task succeeds."""
+    when the task succeeds.
+
+    Called once the task passed: an outlet that cannot carry the result (an alias whose monitor
+    asset cannot be built) is logged as an error and left out; it never fails a passed gate,
+    which would make a retry pay for another run."""
     from airflow.sdk import Asset, AssetAlias
 
     outlets = getattr(task, "outlets", None) or []
@@ -111,22 +128,44 @@ def annotate_outlets(task: Any, context: Any, result: MonitoringResult, base_url
         return
     events = context["outlet_events"]
     for outlet in outlets:
-        if isinstance(outlet, Asset):
-            events[outlet].extra[RESULT_KEY] = result
-        elif isinstance(outlet, AssetAlias):
-            from airflow_provider_monitoring.assets import monitor_asset
+        try:
+            if isinstance(outlet, Asset):
+                events[outlet].extra[RESULT_KEY] = result
+            elif isinstance(outlet, AssetAlias):
+                from airflow_provider_monitoring.assets import monitor_asset
 
-            monitor = monitor_asset(result["vendor"], result["monitor_id"], base_url())
-            events[outlet].add(monitor, extra={RESULT_KEY: result})
+                monitor = monitor_asset(result["vendor"], result["monitor_id"], base_url())
+                events[outlet].add(monitor, extra={RESULT_KEY: result})
+        except Exception as exc:
+            log.error("the gate passed, but its outlet %r carries no event of its monitor: %s", outlet,
+                      _described(exc), exc_info=not isinstance(exc, (MonitoringError, ValueError)))
 
 
 def summary_line(result: MonitoringResult) -> str:
     """One line a person reads: outcome, run, counts and the first findings."""
     counts = ", ".join(f"{key} {value}" for key, value in result["counts"].items())
     run = f"run {result['run_id']}" if result["run_id"] is not None else "no run"
-    failing = [finding["name"] for finding in result["findings"] if finding["status"] in ("failed", "changed")]
+    # What failed or changed, by its check or field: an Encrata finding is named after its target,
+    # an email or phone number that has no place in a log line.
+    failing = [finding.get("check") or finding.get("field") or finding["name"]
+               for finding in result["findings"] if finding["status"] in ("failed", "changed")]
+    failing = list(dict.fromkeys(failing))
     shown = f"; {', '.join(failing[:3])}{' ...' if len(failing) > 3 else ''}" if failing else ""
     return f"{result['vendor']} monitor {result['monitor_id']}, {run}: {result['outcome']} ({counts}){shown}"
+
+
+def _or_none(url: Callable[[], str | None]) -> str | None:
+    """The monitor's link, or None when it cannot be built (the connection is gone, say)."""
+    try:
+        return url()
+    except Exception as exc:
+        log.warning("the result carries no link to the monitor: %s", _described(exc))
+        return None
+
+
+def _described(exc: BaseException) -> str:
+    """An API error's own message (it names vendor, status and path); anything else with its type."""
+    return str(exc) if isinstance(exc, MonitoringError) else f"{type(exc).__name__}: {exc}"
 
 
 def whole_or_none(value: Any) -> int | None:

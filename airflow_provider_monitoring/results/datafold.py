@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_monitoring.hooks.datafold import run_problems
 from airflow_provider_monitoring.results import Finding
 from airflow_provider_monitoring.results.base import Evidence, whole_or_none
 
@@ -28,24 +29,32 @@ DIFF_COUNTS = {"rows_added": "rows_added", "rows_removed": "rows_removed", "diff
 
 
 def read_evidence(hook: Any, monitor_id: Any, run: dict) -> Evidence:
-    """The evidence of ``run`` (the run's detail, GET /monitors/{id}/runs/{run_id}) of ``monitor_id``."""
-    monitor = hook.get_monitor(monitor_id)
-    datasets = watched_datasets(monitor)
+    """The evidence of ``run`` (the run's detail, GET /monitors/{id}/runs/{run_id}) of
+    ``monitor_id``: the monitor (its type, datasets and alert condition) and, for a data diff,
+    the diff and its structured summary (three reads)."""
+    evidence = from_run(run)
     status, severity = STATE_VERDICTS.get(run.get("state"), UNKNOWN_STATE)
-    detail = run_detail(run)
-    warnings = run.get("warnings") if isinstance(run.get("warnings"), list) else []
-    evidence = Evidence(counts={"warnings": len(warnings)}, started_at=run.get("started_at"), datasets=datasets)
-    kind = monitor.get("monitor_type")
-    if kind == "diff" and run.get("diff_id") is not None:
-        diff = hook.get_data_diff(run["diff_id"])
-        evidence.finished_at = diff.get("finished_at")
-        done = hook.get_data_diff_summary_results(run["diff_id"])
-        evidence.findings, counts = diff_findings(diff, done, monitor.get("alert"), status, severity, detail)
-        evidence.counts.update(counts)
-    else:
-        evidence.findings = [check_finding(kind, entry, monitor.get("alert"), status, severity, detail)
-                             for entry in (monitor.get("dataset") or [{}]) if isinstance(entry, dict)]
+    detail = run_problems(run)
+    with evidence.reading():
+        monitor = hook.get_monitor(monitor_id)
+        evidence.datasets = watched_datasets(monitor)
+        kind = monitor.get("monitor_type")
+        if kind == "diff" and run.get("diff_id") is not None:
+            diff = hook.get_data_diff(run["diff_id"])
+            evidence.finished_at = diff.get("finished_at")
+            done = hook.get_data_diff_summary_results(run["diff_id"])
+            evidence.findings, counts = diff_findings(diff, done, monitor.get("alert"), status, severity, detail)
+            evidence.counts.update(counts)
+        else:
+            evidence.findings = [check_finding(kind, entry, monitor.get("alert"), status, severity, detail)
+                                 for entry in (monitor.get("dataset") or [{}]) if isinstance(entry, dict)]
     return evidence
+
+
+def from_run(run: dict) -> Evidence:
+    """What the run record itself says: its warnings and start."""
+    warnings = run.get("warnings") if isinstance(run.get("warnings"), list) else []
+    return Evidence(counts={"warnings": len(warnings)}, started_at=run.get("started_at"))
 
 
 def watched_datasets(monitor: dict) -> list[dict]:
@@ -57,14 +66,6 @@ def watched_datasets(monitor: dict) -> list[dict]:
             datasets.append({"connection_id": connection if isinstance(connection, int) else None,
                              "table": _text(entry.get("table")), "column": _text(entry.get("column"))})
     return datasets
-
-
-def run_detail(run: dict) -> str:
-    """The run's error and warnings as one clause, or empty."""
-    parts = [f"error: {run['error']}" if run.get("error") else ""]
-    if isinstance(run.get("warnings"), list) and run["warnings"]:
-        parts.append(f"warnings: {'; '.join(map(str, run['warnings']))}")
-    return ", ".join(part for part in parts if part)
 
 
 def diff_findings(diff: dict, done: dict, alert: Any, status: str, severity: str,
@@ -101,8 +102,12 @@ def column_finding(entry: dict, status: str, severity: str) -> Finding:
     match = entry.get("match")
     share = f" ({match:.1f}% match)" if isinstance(match, (int, float)) and not isinstance(match, bool) else ""
     part, part_severity = part_verdict(different > 0, status, severity)
-    return {"name": f"column {column}", "check": "values_match", "status": part, "severity": part_severity,
-            "message": f"{different} values differ{share}", "column": column, "expected": 0, "actual": different}
+    finding: Finding = {"name": f"column {column}", "check": "values_match", "status": part,
+                        "severity": part_severity, "message": f"{different} values differ{share}", "column": column,
+                        "actual": different}
+    if status == "failed":
+        finding["expected"] = 0  # in a run that passed, the alert condition tolerated what differs
+    return finding
 
 
 def part_verdict(differs: bool, status: str, severity: str) -> tuple[str, str]:

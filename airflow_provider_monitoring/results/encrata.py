@@ -18,15 +18,21 @@ RUN_COUNTS = {"total_records": "records", "changes_detected": "changed_targets",
 
 def read_evidence(hook: Any, monitor_id: str, run: dict) -> Evidence:
     """The evidence of ``run`` (a listed run record) of ``monitor_id``."""
+    evidence = from_run(run)
+    changed = evidence.counts.get("changed_targets")
+    if changed != 0 and run.get("id") is not None:  # unknown counts are read too
+        with evidence.reading():
+            records = hook.get_run_results(monitor_id, str(run["id"]), changes_only=True)
+            evidence.findings = [finding for record in itertools.islice(records, MAX_FINDINGS)
+                                 if (finding := changed_target(record)) is not None]
+    return evidence
+
+
+def from_run(run: dict) -> Evidence:
+    """What the run record itself says: its counts and times."""
     counts = {name: whole_or_none(run.get(key)) for key, name in RUN_COUNTS.items()}
     counts = {name: value for name, value in counts.items() if value is not None}
-    changed = counts.get("changed_targets")
-    findings: list[Finding] = []
-    if changed != 0 and run.get("id") is not None:  # unknown counts are read too
-        records = hook.get_run_results(monitor_id, str(run["id"]), changes_only=True)
-        findings = [finding for record in itertools.islice(records, MAX_FINDINGS)
-                    if (finding := changed_target(record)) is not None]
-    return Evidence(findings=findings, counts=counts, total=changed,
+    return Evidence(counts=counts, total=counts.get("changed_targets"),
                     started_at=run.get("started_at"), finished_at=run.get("completed_at"))
 
 

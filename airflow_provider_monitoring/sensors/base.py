@@ -142,9 +142,24 @@ class MonitoringRunSensor(MonitoringLineageMixin, BaseSensorOperator):
                           self.starts_on_a_worker_because or RAN_BY_AIRFLOW_ON_A_WORKER,
                           "deferred" if self.deferrable else "by poking")
         if not self.deferrable:
-            return super().execute(context)
+            return self.wait_by_poking(context)
         # A wall-clock deadline: it still means the same moment after the triggerer restarts.
         self.defer(trigger=self.make_trigger(time.time() + self.timeout), method_name="execute_complete")
+
+    def wait_by_poking(self, context: Any) -> Any:
+        """Airflow's poke loop (``mode="poke"`` or ``"reschedule"``). When Airflow ends it on the
+        sensor's timeout, the ``timeout`` result is pushed before the task fails, as every other
+        ending of the wait pushes one."""
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+
+        from airflow_provider_monitoring.results.base import build_result, push_result
+
+        try:
+            return super().execute(context)
+        except AirflowSensorTimeout:
+            event = self.timeout_event()
+            push_result(self, context, build_result(event, self.result_url, lambda: self.read_evidence(event)))
+            raise
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         monitor_id, run_id = self.event_ids()

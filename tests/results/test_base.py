@@ -7,14 +7,15 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_monitoring._waiting import make_event
+from airflow_provider_monitoring._waiting import RunState, make_event
 from airflow_provider_monitoring.hooks.encrata import EncrataHook
 from airflow_provider_monitoring.results import MAX_FINDINGS, ResultError, validate_result
 from airflow_provider_monitoring.results.base import summary_line
 from airflow_provider_monitoring.sensors.datafold import DatafoldMonitorRunSensor
 from airflow_provider_monitoring.sensors.encrata import EncrataRunSensor
 from tests.standins import poke_until_done, task_context
-from tests.vendor_runs import start_datafold_run
+from airflow_provider_monitoring.sandbox.core import OutcomeRule
+from tests.vendor_runs import start_datafold_run, start_encrata_run
 
 
 def a_result(**changes) -> dict:
@@ -88,8 +89,10 @@ def test_a_timeout_pushes_a_result_without_reading_any_evidence(monitoring_sandb
     task = EncrataRunSensor(task_id="wait", monitor_id="m1", run_id="r1", deferrable=True)
     context = task_context()
     before = len(monitoring_sandbox.requests())
+    # A run record that an ended run's evidence would be read for (changes counted).
+    running = RunState("running", "running", {"id": "r1", "status": "running", "changes_detected": 3})
     with pytest.raises(AirflowException, match="gave up"):
-        task.execute_complete(context, make_event("timeout", "encrata", "m1", "r1", None, "gave up"))
+        task.execute_complete(context, make_event("timeout", "encrata", "m1", "r1", running, "gave up"))
     result = validate_result(context["ti"].pushed["monitoring_result"])
     assert (result["outcome"], result["findings"], result["counts"]) == ("timeout", [], {"findings": 0})
     assert "findings_error" not in result and len(monitoring_sandbox.requests()) == before
@@ -98,3 +101,53 @@ def test_a_timeout_pushes_a_result_without_reading_any_evidence(monitoring_sandb
 def test_the_summary_line_names_the_outcome_counts_and_failing_findings():
     line = summary_line(a_result(counts={"rows_changed": 3, "findings": 1}))
     assert line == "datafold monitor 7, run 3: alert (rows_changed 3, findings 1); rows changed"
+
+
+def test_a_polling_sensor_that_airflow_times_out_pushes_a_timeout_result(monitoring_sandbox):
+    from airflow.sdk.exceptions import AirflowSensorTimeout
+
+    monitoring_sandbox.config.rules.insert(0, OutcomeRule("datafold", "*", seconds=60))  # read at the run's start
+    monitor, run = start_datafold_run()
+    task = DatafoldMonitorRunSensor(task_id="gate", monitor_id=monitor, run_id=run, poll_interval=0.1,
+                                    timeout=0.5, deferrable=False)
+    context = task_context()
+    with pytest.raises(AirflowSensorTimeout):
+        task.execute(context)
+    result = validate_result(context["ti"].pushed["monitoring_result"])
+    assert (result["outcome"], result["run_id"]) == ("timeout", str(run))
+    assert "timeout of 0.5 s" in result["message"]
+
+
+def test_evidence_that_cannot_be_read_keeps_what_the_run_record_says(monitoring_sandbox):
+    from airflow_provider_monitoring.sandbox.core import FaultRule
+
+    monitor, run = start_encrata_run("counted")
+    record = poke_until_done(EncrataRunSensor(task_id="w", monitor_id=monitor, run_id=run, poll_interval=0.1,
+                                              deferrable=False))[0].xcom_value
+    monitoring_sandbox.config.faults.append(FaultRule(kind="status", status=404, path="*/results"))
+    task = EncrataRunSensor(task_id="wait", monitor_id=monitor, run_id=run, deferrable=True)
+    context = task_context()
+    event = make_event("success", "encrata", monitor, run, RunState("success", "success", record), "ok")
+    assert task.execute_complete(context, event) == record
+    result = validate_result(context["ti"].pushed["monitoring_result"])
+    assert result["counts"]["records"] == 2 and result["started_at"] and "404" in result["findings_error"]
+
+
+class NoEventFor:
+    """Outlet events that refuse one asset, as Airflow would for an alias it cannot resolve."""
+
+    def __getitem__(self, outlet):
+        raise ValueError(f"no outlet event accessor for {outlet!r}")
+
+
+def test_an_outlet_that_cannot_carry_the_result_never_fails_a_passed_gate(monitoring_sandbox):
+    from airflow.sdk import Asset
+
+    from airflow_provider_monitoring.operators.encrata import EncrataTriggerRunOperator
+
+    monitor, _ = start_encrata_run("outlets")
+    task = EncrataTriggerRunOperator(task_id="gate", monitor_id=monitor, poll_interval=0.1, deferrable=False,
+                                     outlets=[Asset("orders")])
+    context = {**task_context(), "outlet_events": NoEventFor()}
+    run_id = task.execute(context)
+    assert validate_result(context["ti"].pushed["monitoring_result"])["run_id"] == run_id

@@ -7,6 +7,7 @@ back from the vendor by the reading task."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
@@ -18,7 +19,9 @@ DAGS = textwrap.dedent('''
     import os
 
     import pendulum
-    from airflow.sdk import Asset, dag, task
+    from airflow.sdk import Asset, AssetAlias, dag, task
+
+    from airflow_provider_monitoring.assets import conn_host, datafold_monitor_asset
 
     from airflow_provider_monitoring.hooks.datafold import DatafoldHook
     from airflow_provider_monitoring.hooks.diligent import DiligentHook
@@ -101,19 +104,26 @@ DAGS = textwrap.dedent('''
 
 
     ORDERS_QUALITY = Asset("orders_quality")
+    GATES = AssetAlias("quality_gates")
 
 
     @dag(dag_id="outlets_datafold", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False)
     def outlets():
         create, make_gate = gate("datafold", "success")
         the_gate = make_gate(create())
-        the_gate.outlets = [ORDERS_QUALITY]
+        the_gate.outlets = [ORDERS_QUALITY, GATES]
 
-        @task(inlets=[ORDERS_QUALITY])
-        def read_event(inlet_events=None):
-            extra = inlet_events[ORDERS_QUALITY][-1].extra
+        @task(inlets=[ORDERS_QUALITY, GATES])
+        def read_event(ti=None, inlet_events=None):
+            sent = inlet_events[ORDERS_QUALITY][-1].extra["monitoring_result"]
+            pushed = ti.xcom_pull(task_ids="gate", key="monitoring_result")
+            # Through the alias: an event of the monitor's own asset, on the connection's host.
+            by_alias = inlet_events[GATES][-1]
+            host = conn_host(DatafoldHook().settings.base_url)
             with open(os.path.join(OUT, "outlets.json"), "w") as out:
-                json.dump(validate_result(extra["monitoring_result"]), out)
+                json.dump({"sent": validate_result(sent), "pushed": pushed,
+                           "by_alias": by_alias.extra["monitoring_result"], "monitor_uri": by_alias.asset.uri,
+                           "expected_uri": datafold_monitor_asset(int(pushed["monitor_id"]), host=host).uri}, out)
 
         the_gate >> read_event()
 
@@ -210,8 +220,12 @@ def test_datafold_findings_carry_the_diff_rows_and_columns_against_the_alert_con
                for f in failed["findings"])
 
 
-def test_a_passing_gate_puts_its_result_in_its_outlet_asset_event(gated):
+def test_a_passing_gate_puts_its_result_in_its_outlet_asset_events(gated):
     runs, out = gated
-    assert runs.states["outlets_datafold"] == "success"
-    sent = json.loads((out / "outlets.json").read_text())
-    assert (sent["vendor"], sent["outcome"], sent["counts"]["rows_changed"]) == ("datafold", "success", 0)
+    assert runs.states["outlets_datafold"] == "success", runs.logs["outlets_datafold"][-3000:]
+    read = json.loads((out / "outlets.json").read_text())
+    # The asset event carries the very result the gate pushed, findings and all.
+    assert read["sent"] == read["pushed"] == read["by_alias"]
+    assert read["sent"]["findings"] and read["sent"]["outcome"] == "success"
+    assert read["monitor_uri"] == read["expected_uri"]
+    assert re.fullmatch(rf"datafold://127\.0\.0\.1:\d+/monitors/{read['sent']['monitor_id']}", read["monitor_uri"])

@@ -144,3 +144,18 @@ def test_a_count_that_is_not_a_whole_number_fails_closed(api, pages, body):
     api.on("GET", "/list", body)
     with pytest.raises(UnexpectedResponseError, match="expected an integer"):
         list(SyncClient(settings(api.url)).iter_pages("/list", pages()))
+
+
+def test_first_sighting_lets_a_page_through_as_item_by_item_would():
+    from airflow_provider_monitoring._http.pagination import FirstSighting
+
+    pages = [
+        [{"id": "a"}, {"id": "b"}],  # all new: let through whole
+        [{"id": "b"}, {"id": "c"}, {"id": "c"}],  # one seen before, one twice in the page
+        [{"id": None}, {"x": 1}, {"id": {"nested": 1}}, {"id": "d"}],  # no usable id: always through
+        [{"id": None}, {"x": 1}],
+        [{"id": 1}, {"id": 1.0}, {"id": "e"}],  # equal ids of two types, as a set sees them
+    ]
+    one_at_a_time, by_page = FirstSighting(), FirstSighting()
+    for page in pages:
+        assert by_page.fresh(page) == [item for item in page if one_at_a_time(item)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import chain, compress, repeat
 from typing import IO, Any, AsyncIterator, Callable, Iterator, TypeVar
 
 from airflow_provider_monitoring._http.errors import ApiError, ConfigurationError, NotFoundError
@@ -251,7 +252,7 @@ class EncrataHook(MonitoringHook):
         """Every result record of one run; ``changes`` is always ``{field: {"old", "new"}}`` or null."""
         path = self._results_path(path_id(monitor_id, "monitor_id"), path_id(run_id, "run_id"))
         params = changes_only_param(changes_only)
-        return map(normalise_result, self.client.iter_pages(path, self._pages("results"), params))
+        return self.client.iter_pages(path, ResultPages("results", self.vendor.name, limit=PAGE_LIMIT), params)
 
     def download_run_results(self, monitor_id: str, run_id: str, path: str | os.PathLike) -> dict:
         """Stream a run's results as CSV to the local file ``path``; returns ``{"path", "bytes"}``.
@@ -268,8 +269,8 @@ class EncrataHook(MonitoringHook):
     def list_results(self, monitor_type: str | None = None, changes_only: bool = False) -> Iterator[dict]:
         """Result records of every monitor, optionally filtered by type and to changed records."""
         params = {"type": optional_monitor_type(monitor_type), **changes_only_param(changes_only)}
-        pages = self.client.iter_pages(self._path("monitoring", "results"), self._pages("results"), params)
-        return map(normalise_result, pages)
+        pages = ResultPages("results", self.vendor.name, limit=PAGE_LIMIT)
+        return self.client.iter_pages(self._path("monitoring", "results"), pages, params)
 
     # ---- async twins (what a trigger polls) -------------------------------------------------
 
@@ -423,17 +424,38 @@ def changes_only_param(changes_only: Any) -> dict[str, bool]:
     return {"changes_only": True} if flag(changes_only, "changes_only") else {}
 
 
+class ResultPages(OffsetPages):
+    """Pages of result records, each page normalised (:func:`normalised_page`) as it is walked."""
+
+    def items(self, body: Any, path: str) -> list[Any]:
+        return normalised_page(super().items(body, path))
+
+
+def normalised_page(records: list[dict]) -> list[dict]:
+    """:func:`normalise_result` of each record of a page: the page as it is when no record holds
+    a pair (the usual page), which is found out without a Python call per record."""
+    changes = list(map(dict.get, records, repeat("changes")))
+    objects = compress(changes, map(isinstance, changes, repeat(dict)))
+    if PAIR_TYPES.isdisjoint(map(type, chain.from_iterable(map(dict.values, objects)))):
+        return records
+    return list(map(normalise_result, records))
+
+
 def normalise_result(record: Any) -> Any:
-    """A copy of a result record whose ``changes`` values are all ``{"old", "new"}`` objects.
+    """A result record whose ``changes`` values are all ``{"old", "new"}`` objects.
 
     The docs show ``{"field": {"old": .., "new": ..}}``; the Python SDK's mocks show
-    ``{"field": [old, new]}`` (§3.3): both are accepted. Every other field, and any value of
-    another shape, is kept as it came.
+    ``{"field": [old, new]}`` (§3.3): both are accepted. A record holding a pair is copied with its
+    changes rewritten; any other record (the usual one) is returned as it is, checked without a
+    Python call per change. Every other field, and any value of another shape, is kept as it came.
     """
-    if not isinstance(record, dict) or not isinstance(record.get("changes"), dict):
+    changes = record.get("changes") if isinstance(record, dict) else None
+    if not isinstance(changes, dict) or PAIR_TYPES.isdisjoint(map(type, changes.values())):
         return record
-    changes = {field: old_new(value) for field, value in record["changes"].items()}
-    return {**record, "changes": changes}
+    return {**record, "changes": {field: old_new(value) for field, value in changes.items()}}
+
+
+PAIR_TYPES = frozenset({list, tuple})  # what JSON decoding gives a pair, and a caller's tuple
 
 
 def old_new(value: Any) -> Any:

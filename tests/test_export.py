@@ -241,3 +241,173 @@ def test_export_a_sandbox_run_to_jsonl_and_csv(monitoring_sandbox, tmp_path):
     assert [row["email"] for row in rows] == targets
     assert sum(row["has_changes"] == "true" for row in rows) == changed
     assert {"data.registrar", "changes.registrar.old", "changes.registrar.new"} <= set(rows[0])
+
+
+# ---- the fast writers against what the json and csv modules write --------------------------------
+
+# Every kind of value a vendor's JSON holds, and the awkward ones: non-ASCII text, line breaks and
+# other control characters, quotes, commas, numbers at the edges of how Python spells them, nested
+# lists of objects, empty containers, keys first seen in a later batch. Parsed from JSON text, as
+# a hook's records are.
+TRICKY_TEXTS = ["Zürich", "日本語", "🎉", "line\nbreak", "cr\rhere", "tab\there", "nul\x00and\x1f", "\x7f",
+                "\u2028", '"quoted"', "back\\slash", "a, b", " padded ", "", "=1+2", "ß" * 50]
+TRICKY_NUMBERS = [0, -1, 7, 2**63, 10**30, 0.5, -0.0, 0.0, 0.0001, 123456.789, 1e15, 9999999999999998.0, -2.5]
+
+
+def tricky_record(n: int) -> dict:
+    text, number = TRICKY_TEXTS[n % len(TRICKY_TEXTS)], TRICKY_NUMBERS[n % len(TRICKY_NUMBERS)]
+    record = {
+        "id": f"r{n}",
+        "email": f"user{n}@example.com" if n % 7 else text,
+        "data": {"city": text, "score": number, "tags": [text, number, None, True] if n % 3 else [],
+                 "location": {"lat": number, "nested": [{"k": text}]} if n % 4 else {}, "flag": n % 2 == 0,
+                 "missing": None if n % 5 else text},
+        "changes": None if n % 3 else {"job_role": {"old": text if n % 2 else None, "new": number}},
+        "has_changes": n % 3 == 0,
+    }
+    if n >= 150:  # first seen in a later batch: new columns after the others
+        record["data"][f"late_{n % 2}"] = [number, {"t": text}]
+        record["score"] = number
+    if n >= 240:
+        record["changes"] = {"company": ["Acme", text], "job_role": {"old": None, "new": text, "by": "vendor"}}
+    return json.loads(json.dumps(record))
+
+
+TRICKY_RECORDS = [tricky_record(n) for n in range(250)]
+
+
+def test_jsonl_writes_what_json_dumps_writes_for_json_values(tmp_path):
+    out = tmp_path / "out.jsonl"
+    write_records(iter(TRICKY_RECORDS), out)
+    expected = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in TRICKY_RECORDS)
+    assert out.read_bytes() == expected.encode("utf-8")
+
+
+def reference_csv(records: list[dict]) -> bytes:
+    """The column rule of the module docstring, written plainly with the csv module: what the
+    export wrote before it formatted a batch at a time."""
+    def flatten(name, value, depth):
+        if depth and isinstance(value, dict):
+            for key, inner in value.items():
+                yield from flatten(f"{name}.{key}", inner, depth - 1)
+        elif value is None:
+            yield name, ""
+        elif isinstance(value, bool):
+            yield name, "true" if value else "false"
+        elif isinstance(value, (dict, list, tuple)):
+            yield name, json.dumps(value, ensure_ascii=False)
+        else:
+            yield name, str(value)
+
+    rows = []
+    for record in records:
+        row: dict[str, str] = {}
+        for key, value in record.items():
+            depth = {"data": 1, "changes": 2}.get(key, 0)
+            if not (depth and value is None):
+                row.update(flatten(str(key), value, depth))
+        rows.append(row)
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    if not columns:
+        return b""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([row.get(column, "") for column in columns] for row in rows)
+    return out.getvalue().encode("utf-8")
+
+
+CSV_CASES = {
+    "tricky": TRICKY_RECORDS,
+    "one column": [{"a": None}, {"a": "x"}, {"a": ""}],
+    "empty records first": [{}, {}, {"a": 1, "b": None}, {}],
+    "only empty records": [{}, {}],
+    "data and changes of other shapes": [
+        {"id": 1, "data": "not a dict", "changes": ["not", "a", "dict"]},
+        {"id": 2, "data": {1: "int key", "x": 2}, "changes": {"f": "not a dict", "g": None, "h": {}}},
+        {"data.x": "top level", "data": {"x": "nested, same name"}, "changes": {}},
+        {"id": 3, "data": {}, "changes": {"f": {"old": [1, 2], "new": {"a": None}}}},
+        {"id": 4, "data": None, "changes": None, "mixed": 1},
+        {"id": 5, "mixed": "text, with a comma"},
+        {"id": 6, "mixed": None},
+        {"id": 7, "mixed": True},
+        {"id": 8, "mixed": 2.5},
+    ],
+    "a column that appears after many batches": [
+        {"id": n, **({"late": "x\ny"} if n == 990 else {})} for n in range(1000)
+    ],
+}
+
+
+@pytest.mark.parametrize("records", CSV_CASES.values(), ids=CSV_CASES.keys())
+def test_csv_writes_what_the_csv_module_writes_by_the_column_rule(tmp_path, records):
+    out = tmp_path / "out.csv"
+    result = write_records(iter(records), out, "csv")
+    assert result["records"] == len(records)
+    assert out.read_bytes() == reference_csv(records)
+
+
+def test_csv_reads_back_every_cell(tmp_path):
+    # Python 3.11's csv module leaves a lone "\r" unquoted, and its reader then ends the row there.
+    records = [record for record in TRICKY_RECORDS if r"\r" not in json.dumps(record)]
+    out = tmp_path / "out.csv"
+    write_records(records, out, "csv")
+    rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8"), newline="")))
+    assert [row["data.city"] for row in rows] == [record["data"]["city"] for record in records]
+    assert [row["data.tags"] for row in rows] == [json.dumps(record["data"]["tags"], ensure_ascii=False)
+                                                  for record in records]
+    assert rows[-1]["changes.company"] == json.dumps(records[-1]["changes"]["company"], ensure_ascii=False)
+
+
+def test_jsonl_spells_numbers_and_python_objects_as_documented(tmp_path):
+    import datetime
+    import decimal
+
+    class Opaque:
+        def __str__(self):
+            return "opaque, as text"
+
+    records = [
+        {"small": 1e-05, "big": 1e16, "nan": float("nan"), "infinite": float("-inf")},
+        {"when": datetime.datetime(2026, 1, 2, 3, 4, 5), "amount": decimal.Decimal("1.50"), "thing": Opaque()},
+        {None: "a None key", True: "a bool key"},  # the batch goes to the json module
+    ]
+    out = tmp_path / "out.jsonl"
+    write_records(records[:2], out)
+    assert out.read_text("utf-8").splitlines() == [
+        '{"small": 0.00001, "big": 1e16, "nan": null, "infinite": null}',
+        '{"when": "2026-01-02T03:04:05", "amount": "1.50", "thing": "opaque, as text"}',
+    ]
+    assert json.loads(out.read_text("utf-8").splitlines()[0])["small"] == 1e-05
+    write_records(records[2:], out)
+    assert out.read_text("utf-8") == '{"null": "a None key", "true": "a bool key"}\n'
+
+
+def test_a_non_dict_record_in_a_later_batch_is_named_by_its_index(tmp_path):
+    records = [{"n": n} for n in range(250)] + ["nope"]
+    for fmt in ("jsonl", "csv"):
+        with pytest.raises(ValueError, match=r"record 250 is a str, not a dict"):
+            write_records(iter(records), tmp_path / f"out.{fmt}", fmt)
+    assert os.listdir(tmp_path) == []
+
+
+def test_records_are_read_a_batch_at_a_time(tmp_path):
+    read = []
+
+    def source():
+        for n in range(1000):
+            read.append(n)
+            yield {"n": n}
+
+    def spy(batches):
+        for batch in batches:
+            assert len(read) - batch[-1]["n"] - 1 <= 0  # nothing read past the batch being written
+            yield batch
+
+    from airflow_provider_monitoring import _export
+
+    for fmt in ("jsonl", "csv"):
+        read.clear()
+        writer = _export.format_writer(fmt)
+        with (tmp_path / f"out.{fmt}").open("wb") as sink:
+            assert writer(spy(_export.batches_of(source())), sink) == (1000, 0)

@@ -9,10 +9,11 @@ hooks fetch them page by page), so exporting a run of any size keeps memory flat
     ObjectStoragePath. Returns ``{"path", "records", "changed"}``.
 
     - ``jsonl``: one JSON object per line, UTF-8 (not ASCII-escaped), keys in the order received,
-      ``", "`` and ``": "`` between items (what Python's json module writes by default). Encoded
-      by msgspec: for values parsed from JSON this is byte for byte what ``json.dumps`` writes,
-      except the spelling of numbers under 1e-4 (other than 0) or from 1e16 in size:
-      ``0.00001`` for ``1e-05``, ``1e16`` for ``1e+16``, the same numbers. NaN and infinities,
+      compact (``,`` and ``:`` between items, no spaces). Encoded by msgspec, a batch at a time:
+      for values parsed from JSON this is byte for byte what
+      ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` writes, except the
+      spelling of numbers under 1e-4 (other than 0) or from 1e16 in size: ``0.00001`` for
+      ``1e-05``, ``1e16`` for ``1e+16``, the same numbers. NaN and infinities,
       which JSON lacks, are written ``null``. A caller's own Python objects are written as
       msgspec writes them (datetimes in ISO 8601, enums by value, bytes in base64, sets as
       lists), an object msgspec has no rule for as its ``str()``; a batch of records holding a
@@ -59,7 +60,6 @@ import json
 import operator
 import os
 import re
-import secrets
 import shutil
 import tempfile
 from itertools import chain, islice, repeat
@@ -71,6 +71,7 @@ from airflow_provider_monitoring._http.errors import ConfigurationError
 JSONL, CSV = "jsonl", "csv"
 FORMATS = (JSONL, CSV)
 COPY_CHUNK = 1024 * 1024
+COMPACT = (",", ":")  # msgspec's separators, for the json module's fallback
 
 
 # ---- public API ---------------------------------------------------------------------------------
@@ -199,52 +200,21 @@ def json_line(value: Any) -> bytes:
     """One value as a line of JSON by the json module: what a batch msgspec cannot encode gets."""
     # default=str: records parsed from JSON never need it, but a caller's own records may hold
     # objects of any type; their text form beats failing half-way through an export.
-    return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8") + b"\n"
+    return json.dumps(value, ensure_ascii=False, separators=COMPACT, default=str).encode("utf-8") + b"\n"
 
 
 def json_lines(records: list) -> bytes:
-    """``records`` as JSON Lines (see the module docstring)."""
+    """``records`` as JSON Lines (see the module docstring): one msgspec call for the batch."""
     try:
-        return b"\n".join(spaced_json(records)) + b"\n"
+        return json_encoder().encode_lines(records)
     except (TypeError, ValueError):  # e.g. a None or tuple key, which the json module writes
         return b"".join(map(json_line, records))
 
 
 def json_texts(values: Iterable[Any]) -> list[str]:
-    """Each value as JSON text (a CSV cell), as :func:`json_lines` writes it."""
-    values = list(values)
-    try:
-        return list(map(bytes.decode, spaced_json(values)))
-    except (TypeError, ValueError):
-        return [json.dumps(value, ensure_ascii=False, default=str) for value in values]
-
-
-def spaced_json(values: list) -> list[bytes]:
-    """Each value as one line of JSON text with the json module's ", " and ": ".
-
-    msgspec writes compact JSON only, and spacing it out is a call to ``msgspec.json.format``;
-    calling it once per batch instead of once per value halves what the spacing costs. So the
-    values are encoded as one array, each followed by a mark no value holds, the array is spaced
-    out, and its text is cut at the marks. (msgspec escapes line breaks inside strings, so each
-    text is one line.)
-    """
-    import msgspec
-
-    if not values:
-        return []
-    mark, between = value_mark()
-    marked = json_encoder().encode(list(chain.from_iterable(zip(values, repeat(mark)))))
-    spaced = msgspec.json.format(marked, indent=0)
-    # "[" v1 between v2 between ... vn ', "<mark>"]': the text between "[" and the last mark.
-    return spaced[1:1 - len(between)].split(between)
-
-
-@functools.cache
-def value_mark() -> tuple[str, bytes]:
-    """A string no value holds (NUL and 128 random bits, drawn once per process: data cannot know
-    it) and how it reads between two values of a spaced-out JSON array."""
-    mark = "\x00" + secrets.token_hex(16)
-    return mark, b', "\\u0000' + mark[1:].encode() + b'", '
+    """Each value as JSON text (a CSV cell), as :func:`json_lines` writes it. JSON escapes line
+    breaks inside strings, so the batch's lines are the values' texts."""
+    return json_lines(list(values)).decode("utf-8").split("\n")[:-1]
 
 
 @functools.cache

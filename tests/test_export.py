@@ -38,22 +38,21 @@ RECORDS = [
 ]
 
 EXPECTED_JSONL = (
-    '{"id": "r1", "email": "ada@example.com", "data": {"first_name": "Ada", "city": "Zürich", '
-    '"location": {"lat": 47.4, "lon": 8.5}}, "changes": {"job_role": {"old": "CTO", "new": "CEO"}}, '
-    '"has_changes": true}\n'
-    '{"id": "r2", "email": "bob@example.com", "data": {"first_name": "Bob", "city": "Paris", '
-    '"tags": ["a", "b"]}, "changes": null, "has_changes": false}\n'
-    '{"id": "r3", "email": "cy@example.com", "data": {"first_name": "Cy, Jr.", "city": null}, '
-    '"changes": {"job_role": {"old": null, "new": "CFO"}, "company": {"old": "Acme", "new": "Initech"}}, '
-    '"has_changes": true, "score": 0.5}\n'
+    '{"id":"r1","email":"ada@example.com","data":{"first_name":"Ada","city":"Zürich",'
+    '"location":{"lat":47.4,"lon":8.5}},"changes":{"job_role":{"old":"CTO","new":"CEO"}},"has_changes":true}\n'
+    '{"id":"r2","email":"bob@example.com","data":{"first_name":"Bob","city":"Paris","tags":["a","b"]},'
+    '"changes":null,"has_changes":false}\n'
+    '{"id":"r3","email":"cy@example.com","data":{"first_name":"Cy, Jr.","city":null},'
+    '"changes":{"job_role":{"old":null,"new":"CFO"},"company":{"old":"Acme","new":"Initech"}},'
+    '"has_changes":true,"score":0.5}\n'
 )
 
 # Columns in first-seen order; data.tags, changes.company.* and score appear only in later records.
 EXPECTED_CSV = (
     "id,email,data.first_name,data.city,data.location,changes.job_role.old,changes.job_role.new,"
     "has_changes,data.tags,changes.company.old,changes.company.new,score\n"
-    'r1,ada@example.com,Ada,Zürich,"{""lat"": 47.4, ""lon"": 8.5}",CTO,CEO,true,,,,\n'
-    'r2,bob@example.com,Bob,Paris,,,,false,"[""a"", ""b""]",,,\n'
+    'r1,ada@example.com,Ada,Zürich,"{""lat"":47.4,""lon"":8.5}",CTO,CEO,true,,,,\n'
+    'r2,bob@example.com,Bob,Paris,,,,false,"[""a"",""b""]",,,\n'
     'r3,cy@example.com,"Cy, Jr.",,,,CFO,true,,Acme,Initech,0.5\n'
 )
 
@@ -276,10 +275,14 @@ def tricky_record(n: int) -> dict:
 TRICKY_RECORDS = [tricky_record(n) for n in range(250)]
 
 
-def test_jsonl_writes_what_json_dumps_writes_for_json_values(tmp_path):
+def compact(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_jsonl_writes_what_json_dumps_writes_compact_for_json_values(tmp_path):
     out = tmp_path / "out.jsonl"
     write_records(iter(TRICKY_RECORDS), out)
-    expected = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in TRICKY_RECORDS)
+    expected = "".join(compact(record) + "\n" for record in TRICKY_RECORDS)
     assert out.read_bytes() == expected.encode("utf-8")
 
 
@@ -295,7 +298,7 @@ def reference_csv(records: list[dict]) -> bytes:
         elif isinstance(value, bool):
             yield name, "true" if value else "false"
         elif isinstance(value, (dict, list, tuple)):
-            yield name, json.dumps(value, ensure_ascii=False)
+            yield name, compact(value)
         else:
             yield name, str(value)
 
@@ -354,9 +357,8 @@ def test_csv_reads_back_every_cell(tmp_path):
     write_records(records, out, "csv")
     rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8"), newline="")))
     assert [row["data.city"] for row in rows] == [record["data"]["city"] for record in records]
-    assert [row["data.tags"] for row in rows] == [json.dumps(record["data"]["tags"], ensure_ascii=False)
-                                                  for record in records]
-    assert rows[-1]["changes.company"] == json.dumps(records[-1]["changes"]["company"], ensure_ascii=False)
+    assert [row["data.tags"] for row in rows] == [compact(record["data"]["tags"]) for record in records]
+    assert rows[-1]["changes.company"] == compact(records[-1]["changes"]["company"])
 
 
 def test_jsonl_spells_numbers_and_python_objects_as_documented(tmp_path):
@@ -375,12 +377,12 @@ def test_jsonl_spells_numbers_and_python_objects_as_documented(tmp_path):
     out = tmp_path / "out.jsonl"
     write_records(records[:2], out)
     assert out.read_text("utf-8").splitlines() == [
-        '{"small": 0.00001, "big": 1e16, "nan": null, "infinite": null}',
-        '{"when": "2026-01-02T03:04:05", "amount": "1.50", "thing": "opaque, as text"}',
+        '{"small":0.00001,"big":1e16,"nan":null,"infinite":null}',
+        '{"when":"2026-01-02T03:04:05","amount":"1.50","thing":"opaque, as text"}',
     ]
     assert json.loads(out.read_text("utf-8").splitlines()[0])["small"] == 1e-05
     write_records(records[2:], out)
-    assert out.read_text("utf-8") == '{"null": "a None key", "true": "a bool key"}\n'
+    assert out.read_text("utf-8") == '{"null":"a None key","true":"a bool key"}\n'
 
 
 def test_a_non_dict_record_in_a_later_batch_is_named_by_its_index(tmp_path):

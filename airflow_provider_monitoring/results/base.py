@@ -64,6 +64,8 @@ def build_result(event: dict, url: Callable[[], str | None], read_evidence: Call
     link = _or_none(url)
     evidence = Evidence()
     if event["status"] in ENDED:
+        # Each vendor guards its own reads (Evidence.reading); what still escapes (the run record
+        # itself unreadable, a bug) leaves an empty evidence that says what went wrong.
         with Evidence().reading() as fallback:
             evidence = read_evidence()
         evidence = evidence if fallback.error is None else fallback

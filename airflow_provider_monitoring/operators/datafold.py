@@ -181,13 +181,13 @@ class DatafoldRunResultsOperator(MonitoringLineageMixin, MonitoringOperator):
 
         hook = DatafoldHook(datafold_conn_id=self.conn_id)
         run = hook.get_monitor_run(self.monitor_id, self.run_id)
+        diff_id = run.get("diff_id")
+        diff = None if diff_id is None else hook.get_data_diff(diff_id)  # read once: returned, and evidence
         result = result_of_run(monitor_run_state(run), "datafold", self.monitor_id, self.run_id,
                                monitor_url(hook.settings.base_url, self.monitor_id),
-                               lambda: read_evidence(hook, self.monitor_id, run))
+                               lambda: read_evidence(hook, self.monitor_id, run, diff))
         if result is not None:
             push_result(self, context, result)
-        diff_id = run.get("diff_id")
-        if diff_id is None:
+        if diff is None:
             return {"run": run, "data_diff": None}
-        return {"run": run, "data_diff": {"diff": hook.get_data_diff(diff_id),
-                                          "summary": hook.get_data_diff_summary(diff_id)}}
+        return {"run": run, "data_diff": {"diff": diff, "summary": hook.get_data_diff_summary(diff_id)}}

@@ -11,7 +11,7 @@ Importing this module costs nothing beyond the standard library: the DAG process
 """
 
 
-from typing import Any, Literal, NotRequired, Required, TypedDict
+from typing import Any, Literal, NotRequired, Required, TypedDict, get_args
 
 __all__ = [
     "FINDING_SEVERITIES", "FINDING_STATUSES", "MAX_FINDINGS", "RESULT_KEY", "RESULT_OUTCOMES", "Finding",
@@ -22,13 +22,15 @@ __all__ = [
 RESULT_KEY = "monitoring_result"
 
 # How a run ended, in the provider's one vocabulary: the trigger event's statuses.
-RESULT_OUTCOMES = ("success", "alert", "failed", "timeout", "error")
 Outcome = Literal["success", "alert", "failed", "timeout", "error"]
+RESULT_OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 # What one finding says about its check: it held, it did not, the watched value changed (Encrata),
 # or the vendor does not tell (a Datafold metric whose value the API does not expose, say).
-FINDING_STATUSES = ("passed", "failed", "changed", "unknown")
-FINDING_SEVERITIES = ("info", "warning", "error")
+Status = Literal["passed", "failed", "changed", "unknown"]
+Severity = Literal["info", "warning", "error"]
+FINDING_STATUSES: tuple[str, ...] = get_args(Status)
+FINDING_SEVERITIES: tuple[str, ...] = get_args(Severity)
 
 # Findings kept per result: enough to act on, small enough for XCom and an asset event's extra.
 # ``counts["findings"]`` always holds how many there were in all.
@@ -48,8 +50,8 @@ class Finding(TypedDict, total=False):
     """
 
     name: Required[str]
-    status: Required[Literal["passed", "failed", "changed", "unknown"]]
-    severity: Required[Literal["info", "warning", "error"]]
+    status: Required[Status]
+    severity: Required[Severity]
     message: Required[str]
     target: str
     field: str

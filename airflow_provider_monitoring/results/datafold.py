@@ -28,10 +28,10 @@ UNKNOWN_STATE = ("failed", "error")  # a state Datafold adds later: fail closed,
 DIFF_COUNTS = {"rows_added": "rows_added", "rows_removed": "rows_removed", "diff_rows_count": "rows_changed"}
 
 
-def read_evidence(hook: Any, monitor_id: Any, run: dict) -> Evidence:
+def read_evidence(hook: Any, monitor_id: Any, run: dict, diff: dict | None = None) -> Evidence:
     """The evidence of ``run`` (the run's detail, GET /monitors/{id}/runs/{run_id}) of
     ``monitor_id``: the monitor (its type, datasets and alert condition) and, for a data diff,
-    the diff and its structured summary (three reads)."""
+    the diff (unless the caller read it already: ``diff``) and its structured summary."""
     evidence = from_run(run)
     status, severity = STATE_VERDICTS.get(run.get("state"), UNKNOWN_STATE)
     detail = run_problems(run)
@@ -40,7 +40,7 @@ def read_evidence(hook: Any, monitor_id: Any, run: dict) -> Evidence:
         evidence.datasets = watched_datasets(monitor)
         kind = monitor.get("monitor_type")
         if kind == "diff" and run.get("diff_id") is not None:
-            diff = hook.get_data_diff(run["diff_id"])
+            diff = diff if diff is not None else hook.get_data_diff(run["diff_id"])
             evidence.finished_at = diff.get("finished_at")
             done = hook.get_data_diff_summary_results(run["diff_id"])
             evidence.findings, counts = diff_findings(diff, done, monitor.get("alert"), status, severity, detail)

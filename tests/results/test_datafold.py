@@ -74,3 +74,20 @@ def test_a_cancelled_diff_reports_what_failed_without_statistics(monitoring_sand
     assert result["outcome"] == "failed"
     assert [f["status"] for f in result["findings"]] == ["failed"]
     assert result["findings"][0]["severity"] == "error"
+
+
+def test_the_run_results_operator_pushes_the_result_reading_the_diff_once(monitoring_sandbox):
+    from airflow_provider_monitoring.operators.datafold import DatafoldRunResultsOperator
+
+    gated = result_of(monitoring_sandbox, "diff", "alert")  # a diff monitor's ended run, as the gate saw it
+    monitor, run = int(gated["monitor_id"]), int(gated["run_id"])
+    before = len(monitoring_sandbox.requests())
+    context = task_context()
+    returned = DatafoldRunResultsOperator(task_id="results", monitor_id=monitor, run_id=run).execute(context)
+    pushed = validate_result(context["ti"].pushed["monitoring_result"])
+    assert {key: pushed[key] for key in ("outcome", "counts", "findings")} == {
+        key: gated[key] for key in ("outcome", "counts", "findings")}
+    assert pushed["counts"]["rows_changed"] == returned["data_diff"]["diff"]["diff_stats"]["diff_rows_count"]
+    diff_reads = [path for _, path in monitoring_sandbox.requests()[before:]
+                  if path.endswith(f"/datadiffs/{returned['run']['diff_id']}")]
+    assert len(diff_reads) == 1
